@@ -124,6 +124,7 @@ export class VirtualClock implements Clock {
       if (!t) return false;
       if (this.cancelled.delete(t.id)) continue;
       this.time = Math.max(this.time, t.at);
+      if (t.owner?.dead) continue; // the node crashed: its timers die with it
       if (t.owner && t.owner.pausedUntil > this.time) {
         // The owning node is in a "GC pause": its timers run when it wakes.
         heapPush(this.heap, { ...t, at: t.owner.pausedUntil, seq: this.seq++ });
@@ -182,6 +183,8 @@ export class VirtualClock implements Clock {
 /** One node's view of the virtual clock: same time, but its timers stop while it is paused. */
 export class VirtualNodeClock implements Clock {
   pausedUntil = 0;
+  /** Set when the node crashes: its pending and future timers never fire. */
+  dead = false;
   /** Skew added to this node's wall clock, to test HLC ballots under clock skew. */
   wallSkewMs = 0;
   constructor(readonly base: VirtualClock) {}
@@ -199,6 +202,9 @@ export class VirtualNodeClock implements Clock {
   }
   defer(fn: () => void): void {
     this.base.schedule(0, fn, this);
+  }
+  kill(): void {
+    this.dead = true;
   }
   pause(durationMs: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, this.base.now() + durationMs);

@@ -1,0 +1,20 @@
+// Retry timing: exponential backoff with full jitter (the AWS architecture
+// blog's "full jitter"), so retries from many nodes after one loss burst do
+// not arrive in lockstep.
+import type { Random } from "../util/random.js";
+
+export interface BackoffPolicy {
+  /** Wait before the second attempt. */
+  baseMs: number;
+  /** Growth per attempt. */
+  factor: number;
+  /** Cap on a single wait. */
+  maxMs: number;
+}
+
+/** Delay before attempt `attempt` (1 = first retry): uniform in [base·f^(a−1)/2, base·f^(a−1)], capped. */
+export function backoffDelayMs(policy: BackoffPolicy, attempt: number, random: Random): number {
+  const ceiling = Math.min(policy.maxMs, policy.baseMs * Math.pow(policy.factor, Math.max(0, attempt - 1)));
+  // Half fixed, half jitter: full jitter can pick ~0 and hammer the peer.
+  return ceiling / 2 + random.next() * (ceiling / 2);
+}
