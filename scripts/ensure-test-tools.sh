@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the root-only network tests need (nftables, iproute2) when
+# running as root and they are missing. Elsewhere it does nothing: those
+# tests then skip with a visible message.
+set -uo pipefail
+if [ "$(id -u)" != "0" ]; then
+  echo "ensure-test-tools: not root; network-namespace tests will be skipped"
+  exit 0
+fi
+missing=()
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "ensure-test-tools: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! { apt-get update -qq && apt-get install -y -qq "${missing[@]}"; } >/tmp/locker-apt.log 2>&1; then
+    echo "ensure-test-tools: could not install ${missing[*]} (see /tmp/locker-apt.log); network-namespace tests will be skipped"
+  fi
+fi
+exit 0
