@@ -1,1 +1,9 @@
-export {};
+// @locker/membership: SWIM membership with the Lifeguard extensions.
+export { Membership, MembershipError, type MembershipErrorCode, type MembershipOptions, type MembershipStats } from "./membership.js";
+export { FINAL_CHECKS, SwimCore, type CoreOptions, type CoreStats, type MemberEvent, type MemberEventType, type Notice, type Output, type Send } from "./core.js";
+export { lanProfile, localProfile, wanProfile, profiles, resolveConfig, type MembershipConfig, type ProfileName } from "./config.js";
+export { remainingSuspicionTime, suspicionTimeoutMs, Suspicion } from "./suspicion.js";
+export { Awareness } from "./awareness.js";
+export { BroadcastQueue, retransmitLimit } from "./broadcast.js";
+export { decodeMessage, encodeMessage, MalformedMessage, type Message, type Update, type PushPullEntry } from "./messages.js";
+export type { DatagramChannel, Member, MemberState, MembershipClock, MembershipRandom } from "./types.js";

@@ -4,12 +4,22 @@
 export type CachedResponse = { state: "running" } | { state: "done"; datagramFrame: Uint8Array };
 
 interface Entry {
+  readonly key: string;
   value: CachedResponse;
   expiresAt: number;
 }
 
 export class ResponseCache {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Entries in the order they were set: the eviction order. Kept beside the
+   * Map rather than iterating the Map from its start, because V8's ordered
+   * hash map leaves deleted slots as holes until it rehashes, and walking over
+   * the holes of earlier evictions made every `set` O(n) under load. An entry
+   * replaced or deleted since it was queued is stale and skipped.
+   */
+  private queue: Entry[] = [];
+  private head = 0;
 
   constructor(
     private readonly ttlMs: number,
@@ -27,8 +37,9 @@ export class ResponseCache {
   }
 
   set(key: string, value: CachedResponse, now: number): void {
-    this.entries.delete(key); // re-insert at the end: Map order is our age order
-    this.entries.set(key, { value, expiresAt: now + this.ttlMs });
+    const e: Entry = { key, value, expiresAt: now + this.ttlMs };
+    this.entries.set(key, e); // replaces any older entry: its queue slot becomes stale
+    this.queue.push(e);
     this.evict(now);
   }
 
@@ -42,9 +53,23 @@ export class ResponseCache {
 
   private evict(now: number): void {
     // Oldest first: stop at the first live entry unless over the size bound.
-    for (const [k, e] of this.entries) {
-      if (this.entries.size > this.maxEntries || e.expiresAt <= now) this.entries.delete(k);
-      else break;
+    const q = this.queue;
+    while (this.head < q.length) {
+      const e = q[this.head]!;
+      if (this.entries.get(e.key) === e) {
+        if (this.entries.size <= this.maxEntries && e.expiresAt > now) break;
+        this.entries.delete(e.key);
+      }
+      q[this.head++] = undefined as unknown as Entry; // let it be collected
+    }
+    // Reclaim the consumed prefix; bound stale slots behind a live head (a
+    // key set again while live leaves one behind) to a multiple of the entries.
+    if (this.head > 1024 && this.head * 2 > q.length) {
+      this.queue = q.slice(this.head);
+      this.head = 0;
+    } else if (q.length - this.head > 4 * this.entries.size + 1024) {
+      this.queue = q.slice(this.head).filter((e) => this.entries.get(e.key) === e);
+      this.head = 0;
     }
   }
 }

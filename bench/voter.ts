@@ -1,0 +1,69 @@
+// Fixture: one voter of the benchmark cluster — a Locker on its own UDP
+// transport on 127.0.0.1, started empty in a new cluster (no quiet period).
+// The parent tells it the voter list once every voter has bound its port.
+import { Locker } from "../src/locker.js";
+import { createUdpTransport } from "../src/transport/udp.js";
+import { SystemClock } from "../src/util/clock.js";
+import { cryptoSeededRandom } from "../src/util/random.js";
+import type { VoterSpec } from "../src/cas/node.js";
+import { fixtureReady, serveFixture } from "./lib/proc.js";
+import { summarize } from "./lib/stats.js";
+import { lockReleaseCycles, sequentialLatencies, type CycleOptions, type SequentialOptions } from "./lib/workloads.js";
+
+const name = process.argv[2] ?? "voter";
+const clock = new SystemClock();
+const transport = await createUdpTransport({ bind: "127.0.0.1:0", clock, random: cryptoSeededRandom() });
+let locker: Locker | undefined;
+
+function need(): Locker {
+  if (!locker) throw new Error("not configured");
+  return locker;
+}
+
+function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) {
+    g();
+    g();
+  }
+}
+
+serveFixture(
+  {
+    // A new cluster's first start: no lease can predate it, so no quiet period.
+    configure: (args: { voters: VoterSpec[]; maxLeaseMs?: number }) => {
+      if (locker) throw new Error("already configured");
+      locker = new Locker({
+        name,
+        channel: transport,
+        clock,
+        random: cryptoSeededRandom(),
+        voters: args.voters,
+        quietPeriodMs: 0,
+        maxLeaseMs: args.maxLeaseMs ?? 60_000,
+        limits: { maxKeys: 2_000_000 },
+      });
+      return { name };
+    },
+    summary: () => {
+      const s = locker?.summary();
+      return { summary: s, transport: { ...transport.stats } };
+    },
+    cpu: () => process.cpuUsage(),
+    // Workloads run by a client embedded in this voter (summaries only cross IPC).
+    seq: (a: SequentialOptions) => sequentialLatencies(need(), a),
+    cycles: async (a: CycleOptions) => {
+      const r = await lockReleaseCycles(need(), a);
+      return { ok: r.ok, refused: r.refused, errors: r.errors, okPerSec: r.okPerSec, latency: summarize(r.latencies) };
+    },
+    memory: () => {
+      gc();
+      return process.memoryUsage();
+    },
+  },
+  async () => {
+    await locker?.close();
+    await transport.close();
+  },
+);
+fixtureReady({ name, address: transport.address, pid: process.pid });

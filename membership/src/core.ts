@@ -1,0 +1,846 @@
+// The SWIM + Lifeguard protocol as a pure state machine: time, randomness and
+// datagrams go in; datagrams to send, timers to set and member events come out.
+// It never touches a socket, a timer or the system clock (see membership.ts for the driver).
+import { Awareness } from "./awareness.js";
+import { BroadcastQueue, retransmitLimit } from "./broadcast.js";
+import type { MembershipConfig } from "./config.js";
+import {
+  decodeMessage, decodeMeta, encodeMessage, entrySize, MalformedMessage, type Message, type MessageType, messageTypes,
+  type PushPullEntry, StateCode, type Update,
+} from "./messages.js";
+import { Suspicion, suspicionTimeoutMs } from "./suspicion.js";
+import type { Member, MembershipRandom, MemberState } from "./types.js";
+
+export type MemberEventType = "join" | "alive" | "suspect" | "dead" | "left" | "update";
+
+export interface MemberEvent {
+  readonly type: MemberEventType;
+  readonly member: Member;
+  /** State before this change (undefined for a member not known before). */
+  readonly previous: MemberState | undefined;
+}
+
+/** Lifecycle notices for the driver. */
+export type Notice = "joined" | "joinFailed" | "leaveDone";
+
+export interface Send {
+  readonly to: string;
+  readonly bytes: Uint8Array;
+  readonly type: MessageType;
+}
+
+/**
+ * What the driver must do after an input. Timers are named; setting a name
+ * again replaces it; `delayMs: null` cancels it. Apply timer operations in order.
+ */
+export interface Output {
+  sends: Send[];
+  timers: { key: string; delayMs: number | null }[];
+  events: MemberEvent[];
+  notices: Notice[];
+}
+
+export interface CoreStats {
+  datagramsSent: number;
+  datagramsReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Datagrams dropped because they failed to decode or validate. */
+  malformed: number;
+  sent: Record<MessageType, number>;
+  received: Record<MessageType, number>;
+  probes: number;
+  probesFailed: number;
+  pingReqsSent: number;
+  nacksReceived: number;
+  /** Suspicions this member raised from its own failed probes. */
+  suspicionsRaised: number;
+  /** Last-chance buddy pings sent when a suspicion ran out (Lifeguard on). */
+  finalChecks: number;
+  /** Members this member declared dead when its suspicion timer ran out. */
+  deathsDeclared: number;
+  /** Times others suspected this member while it was up (false positives about us). */
+  suspectedWhileAlive: number;
+  /** Times others declared this member dead while it was up (false deaths about us). */
+  declaredDeadWhileAlive: number;
+  refutations: number;
+  /** Pings addressed to another name (e.g. a restarted process on a reused address). */
+  misdirected: number;
+  /** Members that came back (newer incarnation) from another address. */
+  addressChanges: number;
+  /** Updates about new members dropped because the table is at maxMembers. */
+  tableFull: number;
+  pushPulls: number;
+  /** Push-pull entries too large for one datagram (skipped). */
+  oversizedEntries: number;
+  /** Sends the channel refused (counted by the driver). */
+  sendErrors: number;
+  /** Current local health score (0 = healthy). */
+  healthScore: number;
+  broadcastQueueLength: number;
+  broadcastsDropped: number;
+}
+
+interface Rec {
+  name: string;
+  address: string;
+  incarnation: number;
+  state: MemberState;
+  meta: Uint8Array | null;
+  stateChangeMs: number;
+  suspicion: Suspicion | undefined;
+  /** Last-chance buddy pings sent for the current suspicion. */
+  finalChecksSent: number;
+}
+
+interface Probe {
+  seq: number;
+  target: string;
+  acked: boolean;
+  expectedNacks: number;
+  nacks: number;
+}
+
+interface Indirect {
+  requester: string;
+  requestSeq: number;
+  wantNack: boolean;
+}
+
+export interface CoreOptions {
+  name: string;
+  address: string;
+  meta: Uint8Array | null;
+  config: MembershipConfig;
+  random: MembershipRandom;
+  /** Largest datagram payload the channel accepts. */
+  maxMessageBytes: number;
+}
+
+const MAX_PENDING_INDIRECT = 1024;
+const MAX_RECENT_PUSH_PULLS = 256;
+const LEAVE_FANOUT = 3;
+/** Last-chance buddy pings before a suspicion becomes a death (see onSuspicionTimer). */
+export const FINAL_CHECKS = 3;
+
+function emptyCounts(): Record<MessageType, number> {
+  return Object.fromEntries(messageTypes.map((t) => [t, 0])) as Record<MessageType, number>;
+}
+
+function stateCode(s: MemberState): StateCode {
+  return StateCode[s];
+}
+
+export class SwimCore {
+  readonly name: string;
+  readonly address: string;
+  private readonly config: MembershipConfig;
+  private readonly random: MembershipRandom;
+  private readonly maxMessageBytes: number;
+  private readonly self: Rec;
+  private readonly members = new Map<string, Rec>();
+  /** Names in insertion order with their index, for O(1) random picks. */
+  private readonly names: string[] = [];
+  private readonly nameIndex = new Map<string, number>();
+  private probeOrder: string[] = [];
+  private probeIndex = 0;
+  private probe: Probe | undefined;
+  private seq = 0;
+  private readonly indirect = new Map<number, Indirect>();
+  private readonly awareness: Awareness;
+  private readonly queue: BroadcastQueue;
+  private readonly recentPushPulls = new Map<string, true>();
+  private joining: { seeds: string[]; attempt: number; id: number } | undefined;
+  private leaving = false;
+  private stopped = false;
+  private started = false;
+  private out: Output = { sends: [], timers: [], events: [], notices: [] };
+  readonly stats: CoreStats = {
+    datagramsSent: 0, datagramsReceived: 0, bytesSent: 0, bytesReceived: 0, malformed: 0,
+    sent: emptyCounts(), received: emptyCounts(), probes: 0, probesFailed: 0, pingReqsSent: 0, nacksReceived: 0,
+    suspicionsRaised: 0, finalChecks: 0, deathsDeclared: 0, suspectedWhileAlive: 0, declaredDeadWhileAlive: 0, refutations: 0,
+    misdirected: 0, addressChanges: 0, tableFull: 0, pushPulls: 0, oversizedEntries: 0, sendErrors: 0, healthScore: 0, broadcastQueueLength: 0, broadcastsDropped: 0,
+  };
+
+  constructor(opts: CoreOptions) {
+    this.name = opts.name;
+    this.address = opts.address;
+    this.config = opts.config;
+    this.random = opts.random;
+    this.maxMessageBytes = opts.maxMessageBytes;
+    if (opts.maxMessageBytes < 256) throw new RangeError("membership needs datagrams of at least 256 bytes");
+    this.awareness = new Awareness(opts.config.lifeguard ? opts.config.awarenessMaxMultiplier : 1);
+    this.queue = new BroadcastQueue(opts.config.maxMembers);
+    this.self = { name: opts.name, address: opts.address, incarnation: 0, state: "alive", meta: opts.meta, stateChangeMs: 0, suspicion: undefined, finalChecksSent: 0 };
+    this.addRecord(this.self);
+  }
+
+  /** Collects everything the last inputs asked for. */
+  drain(): Output {
+    const o = this.out;
+    this.out = { sends: [], timers: [], events: [], notices: [] };
+    return o;
+  }
+
+  // ---- inputs -------------------------------------------------------------
+
+  /** Starts the periodic protocol (probing, gossip, push-pull). */
+  start(nowMs: number): void {
+    if (this.started) return;
+    this.started = true;
+    this.self.stateChangeMs = nowMs;
+    this.queue.queue(this.selfAlive());
+    const c = this.config;
+    // Random phase so members started together do not probe in lockstep.
+    this.timer("probe", this.random.next() * c.probeIntervalMs);
+    if (c.gossipIntervalMs > 0) this.timer("gossip", this.random.next() * c.gossipIntervalMs);
+    if (c.pushPullIntervalMs > 0) this.timer("pushPull", (0.5 + this.random.next()) * this.pushPullIntervalMs());
+    if (c.reconnectIntervalMs > 0) this.timer("reconnect", (0.5 + this.random.next()) * c.reconnectIntervalMs);
+    this.timer("reap", this.reapIntervalMs());
+  }
+
+  /** Joins through seed addresses: a push-pull with each, retried until one answers. */
+  join(nowMs: number, seeds: readonly string[]): void {
+    const targets = [...new Set(seeds)].filter((s) => s !== this.address);
+    if (targets.length === 0) {
+      this.out.notices.push("joined");
+      return;
+    }
+    this.joining = { seeds: targets, attempt: 1, id: this.nextSeq() };
+    this.sendJoinAttempt(nowMs);
+  }
+
+  /** Announces a graceful leave; keeps answering for leavePropagateMs, then reports "leaveDone". */
+  leave(nowMs: number): void {
+    if (this.leaving || this.stopped) return;
+    this.leaving = true;
+    this.self.incarnation++;
+    this.setState(this.self, "left", nowMs);
+    const u: Update = { kind: "dead", name: this.name, incarnation: this.self.incarnation, from: this.name };
+    this.queue.queue(u);
+    for (const r of this.randomMembers(LEAVE_FANOUT, (r) => r.state === "alive" || r.state === "suspect")) {
+      this.sendWithUpdates(r.address, { type: "gossip", updates: [] });
+    }
+    this.timer("leave", this.config.leavePropagateMs);
+  }
+
+  /** Stops: cancels every timer; further inputs are ignored. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const key of ["probe", "probeTimeout", "gossip", "pushPull", "reconnect", "reap", "join", "leave"]) this.cancel(key);
+    for (const r of this.members.values()) if (r.suspicion) this.cancel(`suspect:${r.name}`);
+    for (const seq of this.indirect.keys()) this.cancel(`nack:${seq}`, `ind:${seq}`);
+    this.indirect.clear();
+  }
+
+  /** Replaces this member's metadata and announces it (with a new incarnation). */
+  updateMeta(nowMs: number, meta: Uint8Array | null): void {
+    if (meta && meta.length > this.config.maxMetaBytes) throw new RangeError(`metadata is ${meta.length} bytes, limit is ${this.config.maxMetaBytes}`);
+    this.self.meta = meta;
+    this.self.incarnation++;
+    this.self.stateChangeMs = nowMs;
+    this.queue.queue(this.selfAlive());
+    this.emit("update", this.self, "alive");
+  }
+
+  handleDatagram(nowMs: number, bytes: Uint8Array, from: string): void {
+    if (this.stopped) return;
+    this.stats.datagramsReceived++;
+    this.stats.bytesReceived += bytes.length;
+    let m: Message;
+    try {
+      m = decodeMessage(bytes, this.config.maxMetaBytes);
+    } catch (e) {
+      if (!(e instanceof MalformedMessage)) throw e;
+      this.stats.malformed++;
+      return;
+    }
+    this.stats.received[m.type]++;
+    if (m.type !== "pushPull") for (const u of m.updates) this.applyUpdate(nowMs, u);
+    switch (m.type) {
+      case "ping":
+        if (m.target !== this.name) {
+          this.stats.misdirected++;
+          return;
+        }
+        this.sendWithUpdates(from, { type: "ack", seq: m.seq, updates: [] });
+        return;
+      case "pingReq":
+        this.onPingReq(m, from);
+        return;
+      case "ack":
+        this.onAck(m.seq);
+        return;
+      case "nack":
+        if (this.probe && m.seq === this.probe.seq) {
+          this.probe.nacks++;
+          this.stats.nacksReceived++;
+        }
+        return;
+      case "gossip":
+        return;
+      case "pushPull":
+        this.onPushPull(nowMs, m, from);
+        return;
+    }
+  }
+
+  handleTimer(nowMs: number, key: string): void {
+    if (this.stopped) return;
+    if (key === "probe") return this.onProbeTimer(nowMs);
+    if (key === "probeTimeout") return this.onProbeTimeout();
+    if (key === "gossip") return this.onGossipTimer(nowMs);
+    if (key === "pushPull") return this.onPushPullTimer();
+    if (key === "reconnect") return this.onReconnectTimer();
+    if (key === "reap") return this.onReapTimer(nowMs);
+    if (key === "join") return this.onJoinTimer(nowMs);
+    if (key === "leave") {
+      this.out.notices.push("leaveDone");
+      return;
+    }
+    if (key.startsWith("suspect:")) return this.onSuspicionTimer(nowMs, key.slice(8));
+    if (key.startsWith("nack:")) return this.onNackTimer(Number(key.slice(5)));
+    if (key.startsWith("ind:")) {
+      this.indirect.delete(Number(key.slice(4)));
+      return;
+    }
+  }
+
+  // ---- queries -------------------------------------------------------------
+
+  member(name: string): Member | undefined {
+    const r = this.members.get(name);
+    return r && view(r);
+  }
+
+  allMembers(): Member[] {
+    return [...this.members.values()].map(view);
+  }
+
+  get incarnation(): number {
+    return this.self.incarnation;
+  }
+
+  get isLeaving(): boolean {
+    return this.leaving;
+  }
+
+  /** Members by state, this one included. */
+  countByState(): Record<MemberState, number> {
+    const counts = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const r of this.members.values()) counts[r.state]++;
+    return counts;
+  }
+
+  /** Alive + suspect members, this one included. */
+  liveCount(): number {
+    let n = 0;
+    for (const r of this.members.values()) if (r.state === "alive" || r.state === "suspect") n++;
+    return n;
+  }
+
+  currentStats(): CoreStats {
+    this.stats.healthScore = this.awareness.healthScore;
+    this.stats.broadcastQueueLength = this.queue.size;
+    this.stats.broadcastsDropped = this.queue.dropped;
+    return { ...this.stats, sent: { ...this.stats.sent }, received: { ...this.stats.received } };
+  }
+
+  // ---- probing --------------------------------------------------------------
+
+  private onProbeTimer(nowMs: number): void {
+    if (this.probe) this.finishProbe(nowMs);
+    this.cancel("probeTimeout");
+    if (!this.leaving) {
+      const target = this.nextProbeTarget();
+      if (target) {
+        const seq = this.nextSeq();
+        this.probe = { seq, target: target.name, acked: false, expectedNacks: 0, nacks: 0 };
+        this.stats.probes++;
+        const buddy: Update[] = [];
+        // Lifeguard buddy system: tell a suspect it is suspected, so it can refute at once.
+        if (this.config.lifeguard && target.state === "suspect") buddy.push({ kind: "suspect", name: target.name, incarnation: target.incarnation, from: this.name });
+        this.sendWithUpdates(target.address, { type: "ping", seq, target: target.name, updates: buddy });
+        this.timer("probeTimeout", this.awareness.scaleTimeout(this.config.probeTimeoutMs));
+      }
+    }
+    this.timer("probe", this.awareness.scaleTimeout(this.config.probeIntervalMs));
+  }
+
+  private onProbeTimeout(): void {
+    const p = this.probe;
+    if (!p || p.acked) return;
+    const target = this.members.get(p.target);
+    if (!target) return;
+    const helpers = this.randomMembers(this.config.indirectChecks, (r) => r.state === "alive" && r.name !== p.target);
+    for (const h of helpers) {
+      this.sendWithUpdates(h.address, { type: "pingReq", seq: p.seq, target: target.name, targetAddress: target.address, wantNack: this.config.lifeguard, updates: [] });
+      this.stats.pingReqsSent++;
+    }
+    if (this.config.lifeguard) p.expectedNacks = helpers.length;
+  }
+
+  private onAck(seq: number): void {
+    if (this.probe && seq === this.probe.seq) {
+      if (!this.probe.acked) {
+        this.probe.acked = true;
+        this.cancel("probeTimeout");
+      }
+      return;
+    }
+    const ind = this.indirect.get(seq);
+    if (ind) {
+      this.indirect.delete(seq);
+      this.cancel(`nack:${seq}`, `ind:${seq}`);
+      this.sendWithUpdates(ind.requester, { type: "ack", seq: ind.requestSeq, updates: [] });
+    }
+  }
+
+  private finishProbe(nowMs: number): void {
+    const p = this.probe!;
+    this.probe = undefined;
+    if (p.acked) {
+      this.awareness.apply(-1);
+      return;
+    }
+    this.stats.probesFailed++;
+    // With helpers that nack, a missing nack points at our own health rather than the target's.
+    this.awareness.apply(p.expectedNacks > 0 ? Math.max(0, p.expectedNacks - p.nacks) : 1);
+    const target = this.members.get(p.target);
+    if (target && target.state === "alive") {
+      this.stats.suspicionsRaised++;
+      this.onSuspect(nowMs, { kind: "suspect", name: target.name, incarnation: target.incarnation, from: this.name });
+    }
+  }
+
+  private onPingReq(m: Extract<Message, { type: "pingReq" }>, from: string): void {
+    if (this.indirect.size >= MAX_PENDING_INDIRECT) return;
+    const seq = this.nextSeq();
+    this.indirect.set(seq, { requester: from, requestSeq: m.seq, wantNack: m.wantNack });
+    this.sendWithUpdates(m.targetAddress, { type: "ping", seq, target: m.target, updates: [] });
+    // Nack well before the requester's deadline so it can tell "target down" from "my network is bad".
+    if (m.wantNack) this.timer(`nack:${seq}`, 0.8 * this.config.probeTimeoutMs);
+    this.timer(`ind:${seq}`, this.config.probeIntervalMs);
+  }
+
+  private onNackTimer(seq: number): void {
+    const ind = this.indirect.get(seq);
+    if (ind?.wantNack) this.sendWithUpdates(ind.requester, { type: "nack", seq: ind.requestSeq, updates: [] });
+  }
+
+  private nextProbeTarget(): Rec | undefined {
+    for (let tries = 0; tries < 2; tries++) {
+      while (this.probeIndex < this.probeOrder.length) {
+        const r = this.members.get(this.probeOrder[this.probeIndex++]!);
+        if (r && r !== this.self && (r.state === "alive" || r.state === "suspect")) return r;
+      }
+      // A new round: every member once, in a fresh random order (SWIM's randomized round-robin).
+      this.probeOrder = this.names.filter((n) => n !== this.name);
+      for (let i = this.probeOrder.length - 1; i > 0; i--) {
+        const j = this.random.int(i + 1);
+        [this.probeOrder[i], this.probeOrder[j]] = [this.probeOrder[j]!, this.probeOrder[i]!];
+      }
+      this.probeIndex = 0;
+    }
+    return undefined;
+  }
+
+  // ---- dissemination ---------------------------------------------------------
+
+  private onGossipTimer(nowMs: number): void {
+    if (this.queue.size > 0) {
+      const deadWindow = this.config.gossipToTheDeadMs;
+      const targets = this.randomMembers(this.config.gossipNodes, (r) =>
+        r.state === "alive" || r.state === "suspect" || (r.state === "dead" && nowMs - r.stateChangeMs < deadWindow));
+      for (const t of targets) this.sendWithUpdates(t.address, { type: "gossip", updates: [] }, true);
+    }
+    this.timer("gossip", this.config.gossipIntervalMs);
+  }
+
+  /** Sends `m` with as many queued updates piggybacked as fit; a gossip with nothing to carry is not sent. */
+  private sendWithUpdates(to: string, m: Exclude<Message, { type: "pushPull" }>, skipIfEmpty = false): void {
+    const baseSize = encodeMessage(m).length;
+    // Fixed updates (the buddy suspicion) are already inside baseSize; 3 bytes allow for a longer array header.
+    const budget = this.maxMessageBytes - baseSize - 3;
+    const extra = budget > 0 ? this.queue.take(budget, this.retransmitLimit(), m.updates.length > 0 ? m.updates[0]!.name : undefined) : [];
+    if (skipIfEmpty && extra.length === 0 && m.updates.length === 0) return;
+    const full = { ...m, updates: [...m.updates, ...extra] } as Message;
+    let bytes = encodeMessage(full);
+    while (bytes.length > this.maxMessageBytes && (full as { updates: Update[] }).updates.length > 0) {
+      (full as { updates: Update[] }).updates.pop();
+      bytes = encodeMessage(full);
+    }
+    this.emitSend(to, bytes, m.type);
+  }
+
+  private emitSend(to: string, bytes: Uint8Array, type: MessageType): void {
+    this.stats.datagramsSent++;
+    this.stats.bytesSent += bytes.length;
+    this.stats.sent[type]++;
+    this.out.sends.push({ to, bytes, type });
+  }
+
+  private retransmitLimit(): number {
+    return retransmitLimit(this.config.retransmitMult, this.members.size);
+  }
+
+  // ---- push-pull anti-entropy ------------------------------------------------
+
+  /** memberlist's pushPullScale: beyond 32 members the interval grows with log2(n), keeping per-member load flat. */
+  private pushPullIntervalMs(): number {
+    const n = this.liveCount();
+    if (n <= 32) return this.config.pushPullIntervalMs;
+    return this.config.pushPullIntervalMs * (Math.ceil(Math.log2(n) - Math.log2(32)) + 1);
+  }
+
+  private onPushPullTimer(): void {
+    const [peer] = this.randomMembers(1, (r) => r.state === "alive");
+    if (peer && !this.leaving) this.sendState(peer.address, this.nextSeq(), false, false);
+    this.timer("pushPull", this.pushPullIntervalMs());
+  }
+
+  /** Tries one remembered dead member, so that two sides of a healed partition find each other again. */
+  private onReconnectTimer(): void {
+    const [peer] = this.randomMembers(1, (r) => r.state === "dead");
+    if (peer && !this.leaving) this.sendState(peer.address, this.nextSeq(), false, false);
+    this.timer("reconnect", this.config.reconnectIntervalMs);
+  }
+
+  private sendState(to: string, id: number, response: boolean, join: boolean): void {
+    this.stats.pushPulls++;
+    const entries: PushPullEntry[] = [];
+    for (const r of this.members.values()) {
+      entries.push({ name: r.name, address: r.address, incarnation: r.incarnation, state: stateCode(r.state), meta: r.meta });
+    }
+    // Chunks stand alone: each is merged on arrival, so a lost chunk costs only its entries.
+    const header = encodeMessage({ type: "pushPull", id, response, join, part: 0xffff, parts: 0xffff, sender: this.name, entries: [] }).length + 5;
+    const chunks: PushPullEntry[][] = [];
+    let cur: PushPullEntry[] = [];
+    let size = header;
+    for (const e of entries) {
+      const s = entrySize(e);
+      if (header + s > this.maxMessageBytes) {
+        this.stats.oversizedEntries++; // cannot fit any datagram (tiny cap, large metadata): skipped, never sent oversized
+        continue;
+      }
+      if (cur.length > 0 && size + s > this.maxMessageBytes) {
+        chunks.push(cur);
+        cur = [];
+        size = header;
+      }
+      cur.push(e);
+      size += s;
+    }
+    if (cur.length > 0) chunks.push(cur);
+    chunks.forEach((chunk, part) => {
+      const bytes = encodeMessage({ type: "pushPull", id, response, join, part, parts: chunks.length, sender: this.name, entries: chunk });
+      this.emitSend(to, bytes, "pushPull");
+    });
+  }
+
+  private onPushPull(nowMs: number, m: Extract<Message, { type: "pushPull" }>, from: string): void {
+    for (const e of m.entries) this.mergeEntry(nowMs, e, m.sender);
+    if (!m.response) {
+      const key = `${from}/${m.id}`;
+      if (this.recentPushPulls.has(key)) return; // answer a chunked request once
+      this.recentPushPulls.set(key, true);
+      if (this.recentPushPulls.size > MAX_RECENT_PUSH_PULLS) this.recentPushPulls.delete(this.recentPushPulls.keys().next().value!);
+      this.sendState(from, m.id, true, m.join);
+    } else if (this.joining) {
+      this.joining = undefined;
+      this.cancel("join");
+      this.out.notices.push("joined");
+    }
+  }
+
+  private mergeEntry(nowMs: number, e: PushPullEntry, sender: string): void {
+    switch (e.state) {
+      case StateCode.alive:
+        this.onAlive(nowMs, { kind: "alive", name: e.name, address: e.address, incarnation: e.incarnation, meta: e.meta });
+        return;
+      case StateCode.left:
+        this.onDead(nowMs, { kind: "dead", name: e.name, incarnation: e.incarnation, from: e.name });
+        return;
+      // Another member's "dead" becomes only a suspicion here: our own timer must confirm it (as memberlist does).
+      case StateCode.dead:
+      case StateCode.suspect:
+        this.onSuspect(nowMs, { kind: "suspect", name: e.name, incarnation: e.incarnation, from: sender });
+        return;
+    }
+  }
+
+  private sendJoinAttempt(_nowMs: number): void {
+    const j = this.joining!;
+    for (const s of j.seeds) this.sendState(s, j.id, false, true);
+    this.timer("join", this.config.joinRetryIntervalMs);
+  }
+
+  private onJoinTimer(nowMs: number): void {
+    const j = this.joining;
+    if (!j) return;
+    if (j.attempt >= this.config.joinMaxAttempts) {
+      this.joining = undefined;
+      this.out.notices.push("joinFailed");
+      return;
+    }
+    j.attempt++;
+    j.id = this.nextSeq();
+    this.sendJoinAttempt(nowMs);
+  }
+
+  // ---- state changes (memberlist's aliveNode / suspectNode / deadNode) --------
+
+  private applyUpdate(nowMs: number, u: Update): void {
+    if (u.kind === "alive") this.onAlive(nowMs, u);
+    else if (u.kind === "suspect") this.onSuspect(nowMs, u);
+    else this.onDead(nowMs, u);
+  }
+
+  private onAlive(nowMs: number, a: Extract<Update, { kind: "alive" }>): void {
+    if (a.name === this.name) {
+      // An alive about us that is newer than ours, or the same incarnation with other data, is stale or forged: outbid it.
+      if (!this.leaving && (a.incarnation > this.self.incarnation || (a.incarnation === this.self.incarnation && (a.address !== this.address || !sameBytes(a.meta, this.self.meta))))) {
+        this.refute(a.incarnation);
+      }
+      return;
+    }
+    const r = this.members.get(a.name);
+    if (!r) {
+      if (this.members.size >= this.config.maxMembers) {
+        this.stats.tableFull++;
+        return;
+      }
+      const rec: Rec = { name: a.name, address: a.address, incarnation: a.incarnation, state: "alive", meta: a.meta, stateChangeMs: nowMs, suspicion: undefined, finalChecksSent: 0 };
+      this.addRecord(rec);
+      this.queue.queue(a);
+      this.emit("join", rec, undefined);
+      this.emit("alive", rec, undefined);
+      return;
+    }
+    if (a.incarnation <= r.incarnation) return;
+    // A newer incarnation from another address: the member restarted elsewhere (a new port) under its name.
+    if (a.address !== r.address) this.stats.addressChanges++;
+    const prev = r.state;
+    const changed = r.address !== a.address || !sameBytes(r.meta, a.meta);
+    this.clearSuspicion(r);
+    r.incarnation = a.incarnation;
+    r.address = a.address;
+    r.meta = a.meta;
+    if (prev !== "alive") this.setState(r, "alive", nowMs);
+    this.queue.queue(a);
+    if (prev === "dead" || prev === "left") {
+      this.emit("join", r, prev);
+      this.emit("alive", r, prev);
+    } else if (prev === "suspect") {
+      this.emit("alive", r, prev);
+      if (changed) this.emit("update", r, prev);
+    } else if (changed) {
+      this.emit("update", r, prev);
+    }
+  }
+
+  private onSuspect(nowMs: number, s: Extract<Update, { kind: "suspect" }>): void {
+    if (s.name === this.name) {
+      if (this.leaving) return;
+      if (s.incarnation < this.self.incarnation) {
+        // A stale accusation: someone missed our refutation. Send it again, first in line,
+        // so the ack to this very (buddy) ping carries it to the accuser.
+        this.queue.queue(this.selfAlive());
+        return;
+      }
+      this.stats.suspectedWhileAlive++;
+      this.refute(s.incarnation);
+      return;
+    }
+    const r = this.members.get(s.name);
+    if (!r || s.incarnation < r.incarnation) return;
+    if (r.suspicion) {
+      // Lifeguard: an independent confirmation shortens the timeout; re-gossip it so others gain it too.
+      if (r.suspicion.confirm(s.from)) {
+        this.queue.queue(s);
+        this.timer(`suspect:${r.name}`, Math.max(0, r.suspicion.remainingMs(nowMs)));
+      }
+      return;
+    }
+    if (r.state !== "alive") return;
+    const n = this.liveCount();
+    const c = this.config;
+    let k = c.lifeguard ? c.suspicionMult - 2 : 0;
+    if (n - 2 < k) k = Math.max(0, n - 2);
+    const minMs = suspicionTimeoutMs(c.suspicionMult, n, c.probeIntervalMs);
+    const maxMs = c.lifeguard ? c.suspicionMaxTimeoutMult * minMs : minMs;
+    r.incarnation = s.incarnation;
+    r.finalChecksSent = 0;
+    r.suspicion = new Suspicion(s.incarnation, nowMs, k, minMs, maxMs, s.from);
+    this.setState(r, "suspect", nowMs);
+    this.queue.queue(s);
+    this.timer(`suspect:${r.name}`, Math.max(0, r.suspicion.remainingMs(nowMs)));
+    this.emit("suspect", r, "alive");
+  }
+
+  private onSuspicionTimer(nowMs: number, name: string): void {
+    const r = this.members.get(name);
+    if (!r || r.state !== "suspect" || !r.suspicion) return;
+    const left = r.suspicion.remainingMs(nowMs);
+    // Under a millisecond counts as expired: with fractional times, now + tiny can round to now
+    // and a timer re-armed for the remainder would fire again at the same instant forever.
+    if (left >= 1) {
+      this.timer(`suspect:${name}`, left);
+      return;
+    }
+    if (this.config.lifeguard && r.finalChecksSent < FINAL_CHECKS) {
+      // Buddy system, last chance: a member that missed the refutation gossip (likely
+      // under loss) asks the suspect itself; its ack carries the refutation. Only
+      // members still holding the suspicion pay for these pings; a real crash is
+      // declared FINAL_CHECKS * probeTimeoutMs / 2 later.
+      r.finalChecksSent++;
+      this.stats.finalChecks++;
+      this.sendWithUpdates(r.address, { type: "ping", seq: this.nextSeq(), target: r.name, updates: [{ kind: "suspect", name: r.name, incarnation: r.incarnation, from: this.name }] });
+      this.timer(`suspect:${name}`, this.awareness.scaleTimeout(this.config.probeTimeoutMs) / 2);
+      return;
+    }
+    this.stats.deathsDeclared++;
+    this.onDead(nowMs, { kind: "dead", name, incarnation: r.incarnation, from: this.name });
+  }
+
+  private onDead(nowMs: number, d: Extract<Update, { kind: "dead" }>): void {
+    if (d.name === this.name) {
+      if (this.leaving) return;
+      if (d.incarnation < this.self.incarnation) {
+        this.queue.queue(this.selfAlive());
+        return;
+      }
+      this.stats.declaredDeadWhileAlive++;
+      this.refute(d.incarnation);
+      return;
+    }
+    const r = this.members.get(d.name);
+    if (!r || d.incarnation < r.incarnation) return;
+    if (r.state === "dead" || r.state === "left") return;
+    const prev = r.state;
+    this.clearSuspicion(r);
+    r.incarnation = d.incarnation;
+    const next: MemberState = d.from === d.name ? "left" : "dead";
+    this.setState(r, next, nowMs);
+    this.queue.queue(d);
+    this.emit(next, r, prev);
+  }
+
+  private refute(accusedIncarnation: number): void {
+    this.stats.refutations++;
+    this.self.incarnation = Math.max(this.self.incarnation, accusedIncarnation) + 1;
+    this.queue.queue(this.selfAlive());
+    // Having to refute means others cannot hear us well: likely our own fault, so slow our judgements.
+    this.awareness.apply(1);
+  }
+
+  private clearSuspicion(r: Rec): void {
+    if (r.suspicion) {
+      r.suspicion = undefined;
+      this.cancel(`suspect:${r.name}`);
+    }
+  }
+
+  private onReapTimer(nowMs: number): void {
+    for (const r of [...this.members.values()]) {
+      if (r !== this.self && (r.state === "dead" || r.state === "left") && nowMs - r.stateChangeMs >= this.config.forgetDeadAfterMs) this.removeRecord(r);
+    }
+    this.timer("reap", this.reapIntervalMs());
+  }
+
+  private reapIntervalMs(): number {
+    return Math.max(100, this.config.forgetDeadAfterMs / 4);
+  }
+
+  // ---- helpers -----------------------------------------------------------------
+
+  private selfAlive(): Update {
+    return { kind: "alive", name: this.name, address: this.address, incarnation: this.self.incarnation, meta: this.self.meta };
+  }
+
+  private setState(r: Rec, s: MemberState, nowMs: number): void {
+    r.state = s;
+    r.stateChangeMs = nowMs;
+  }
+
+  private addRecord(r: Rec): void {
+    this.members.set(r.name, r);
+    this.nameIndex.set(r.name, this.names.length);
+    this.names.push(r.name);
+    // Probe a newcomer within this round, at a random place among those not yet probed.
+    // (Append, then swap with a random not-yet-probed slot: O(1), where a splice would make joins O(n²).)
+    if (r !== this.self && this.probeOrder.length > 0) {
+      const order = this.probeOrder;
+      order.push(r.name);
+      const at = this.probeIndex + this.random.int(order.length - this.probeIndex);
+      [order[at], order[order.length - 1]] = [order[order.length - 1]!, order[at]!];
+    }
+  }
+
+  private removeRecord(r: Rec): void {
+    this.members.delete(r.name);
+    const i = this.nameIndex.get(r.name)!;
+    const last = this.names.pop()!;
+    if (last !== r.name) {
+      this.names[i] = last;
+      this.nameIndex.set(last, i);
+    }
+    this.nameIndex.delete(r.name);
+  }
+
+  /** Up to k distinct random members (never this one) passing `ok`, sampled without scanning the table. */
+  private randomMembers(k: number, ok: (r: Rec) => boolean): Rec[] {
+    const picked: Rec[] = [];
+    const seen = new Set<string>();
+    const n = this.names.length;
+    if (k <= 0 || n <= 1) return picked;
+    for (let tries = 0; tries < 4 * k + 8 && picked.length < k; tries++) {
+      const name = this.names[this.random.int(n)]!;
+      if (name === this.name || seen.has(name)) continue;
+      seen.add(name);
+      const r = this.members.get(name)!;
+      if (ok(r)) picked.push(r);
+    }
+    if (picked.length < k && n <= 64) {
+      // Small tables: sampling may miss the few eligible members; finish with a scan from a random start.
+      const start = this.random.int(n);
+      for (let i = 0; i < n && picked.length < k; i++) {
+        const name = this.names[(start + i) % n]!;
+        if (name === this.name || seen.has(name)) continue;
+        seen.add(name);
+        const r = this.members.get(name)!;
+        if (ok(r)) picked.push(r);
+      }
+    }
+    return picked;
+  }
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) % 0x7fffffff;
+    return this.seq;
+  }
+
+  private timer(key: string, delayMs: number): void {
+    this.out.timers.push({ key, delayMs });
+  }
+
+  private cancel(...keys: string[]): void {
+    for (const key of keys) this.out.timers.push({ key, delayMs: null });
+  }
+
+  private emit(type: MemberEventType, r: Rec, previous: MemberState | undefined): void {
+    this.out.events.push({ type, member: view(r), previous });
+  }
+}
+
+function view(r: Rec): Member {
+  return { name: r.name, address: r.address, state: r.state, incarnation: r.incarnation, meta: decodeMeta(r.meta) };
+}
+
+function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

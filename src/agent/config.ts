@@ -1,0 +1,321 @@
+// The agent's configuration, resolved in one place: defaults < JSON --config file
+// < LOCKER_<FLAG> environment variables < command-line flags. Bad input is a ConfigError.
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { DEFAULT_LIMITS } from "../limits.js";
+import { formatDuration, parseDuration } from "./duration.js";
+
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+export interface AgentConfig {
+  /** Unique member name; voters are listed by name. */
+  name: string;
+  /** UDP address for membership and CAS rounds, "host:port". */
+  bind: string;
+  /** HTTP API address, "host:port". */
+  http: string;
+  /** Seed members to join, "host:port" each. */
+  join: string[];
+  /** Static voter set, by member name. Empty when `expect` is used. */
+  voters: string[];
+  /** Bootstrap by expecting this many voters instead of a static list (0 = unused). */
+  expect: number;
+  /** Join as a non-voting replica. */
+  replica: boolean;
+  logLevel: LogLevel;
+  /** Longest lease a client may ask for; also the quiet period of a restarted voter. */
+  maxLeaseMs: number;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  /** Cluster label carried by every datagram: nodes of other clusters are ignored. */
+  cluster: string;
+  /**
+   * Where the agent keeps a small state file that tells a fresh voter (never granted a
+   * lease) from a restarted one, which must sit out the quiet period. "" = keep nothing
+   * (every start is then treated as a restart).
+   */
+  dataDir: string;
+  /**
+   * Base64 AES-256 keys (32 bytes each) sealing every datagram; the first one
+   * encrypts, all of them decrypt (rotation). Empty = no encryption.
+   */
+  encrypt: string[];
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+type Kind = "string" | "list" | "int" | "bool" | "duration" | "address" | "level";
+
+interface OptionSpec {
+  key: keyof AgentConfig;
+  flag: string;
+  kind: Kind;
+  arg: string;
+  help: string;
+  min?: number;
+  max?: number;
+}
+
+/** One table drives flags, environment variables, config-file keys and the usage text. */
+export const AGENT_OPTIONS: readonly OptionSpec[] = [
+  { key: "name", flag: "name", kind: "string", arg: "NAME", help: "unique member name (default: hostname:udp-port)" },
+  { key: "bind", flag: "bind", kind: "address", arg: "HOST:PORT", help: "UDP address for membership and CAS" },
+  { key: "http", flag: "http", kind: "address", arg: "HOST:PORT", help: "HTTP API address (loopback by default)" },
+  { key: "join", flag: "join", kind: "list", arg: "HOST:PORT[,...]", help: "seed members to join" },
+  { key: "voters", flag: "voters", kind: "list", arg: "NAME[,...]", help: "static voter set, by member name" },
+  { key: "expect", flag: "expect", kind: "int", arg: "N", help: "bootstrap: the first N members that see each other vote", min: 1, max: 15 },
+  { key: "replica", flag: "replica", kind: "bool", arg: "", help: "join as a non-voting replica" },
+  { key: "logLevel", flag: "log-level", kind: "level", arg: "LEVEL", help: LOG_LEVELS.join("|") },
+  { key: "maxLeaseMs", flag: "max-lease", kind: "duration", arg: "DURATION", help: "longest lease a client may take; a restarted voter waits this long before voting", min: 10, max: 3_600_000 },
+  { key: "maxKeyBytes", flag: "max-key-bytes", kind: "int", arg: "N", help: "largest key, in UTF-8 bytes", min: 1, max: 4096 },
+  { key: "maxValueBytes", flag: "max-value-bytes", kind: "int", arg: "N", help: "largest value, in encoded (CBOR) bytes", min: 1, max: 16384 },
+  { key: "cluster", flag: "cluster", kind: "string", arg: "LABEL", help: "cluster label; datagrams of other clusters are dropped" },
+  { key: "encrypt", flag: "encrypt", kind: "list", arg: "KEY[,KEY...]", help: "base64 32-byte keys (locker keygen): seal every datagram with AES-256-GCM; the first encrypts, all decrypt" },
+  { key: "dataDir", flag: "data-dir", kind: "string", arg: "DIR", help: "state directory: tells a fresh node from a restarted one (quiet period)" },
+];
+
+export const DEFAULT_UDP_PORT = 7946;
+export const DEFAULT_HTTP = "127.0.0.1:7947";
+
+export function defaultConfig(): Omit<AgentConfig, "name"> {
+  return {
+    bind: `127.0.0.1:${DEFAULT_UDP_PORT}`,
+    http: DEFAULT_HTTP,
+    join: [],
+    voters: [],
+    expect: 0,
+    replica: false,
+    logLevel: "info",
+    maxLeaseMs: DEFAULT_LIMITS.maxLeaseMs,
+    maxKeyBytes: DEFAULT_LIMITS.maxKeyBytes,
+    maxValueBytes: DEFAULT_LIMITS.maxValueBytes,
+    cluster: "locker",
+    dataDir: ".locker",
+    encrypt: [],
+  };
+}
+
+export interface ResolveInput {
+  argv: readonly string[];
+  env: Record<string, string | undefined>;
+  /** Reads the --config file; injectable for tests. */
+  readFile?: (path: string) => string;
+}
+
+/** Resolves flags, environment and config file against the defaults. Throws ConfigError. */
+export function resolveAgentConfig(input: ResolveInput): AgentConfig {
+  const fromFlags = parseFlags(input.argv);
+  const configPath = fromFlags.config ?? input.env.LOCKER_CONFIG;
+  const fromFile = configPath ? parseConfigFile(configPath, input.readFile ?? ((p) => readFileSync(p, "utf8"))) : {};
+  const fromEnv = parseEnv(input.env);
+  const merged = { ...defaultConfig(), ...fromFile, ...fromEnv, ...fromFlags.values } as Partial<AgentConfig>;
+  return finish(merged);
+}
+
+function finish(c: Partial<AgentConfig>): AgentConfig {
+  const bind = c.bind!;
+  const name = c.name ?? `${hostname()}:${splitAddress(bind).port}`;
+  if (name.length === 0 || Buffer.byteLength(name) > 128) throw new ConfigError("--name must be 1 to 128 bytes");
+  const voters = c.voters ?? [];
+  const expect = c.expect ?? 0;
+  if (voters.length > 0 && expect > 0) throw new ConfigError("give either --voters or --expect, not both");
+  if (voters.length > 15) throw new ConfigError("at most 15 voters");
+  if (new Set(voters).size !== voters.length) throw new ConfigError("--voters lists a name twice");
+  const join = c.join ?? [];
+  if (join.length > 64) throw new ConfigError("at most 64 --join addresses");
+  for (const a of join) splitAddress(a, "--join");
+  let finalVoters = voters;
+  if (voters.length === 0 && expect === 0) {
+    if (c.replica) throw new ConfigError("--replica needs the cluster's --voters (or --expect)");
+    if (join.length > 0) throw new ConfigError("--join needs --voters or --expect: a quorum is a majority of a fixed voter set");
+    // Alone, with no cluster to join: a single-node cluster that is its own sole voter.
+    finalVoters = [name];
+  }
+  const encrypt = c.encrypt ?? [];
+  for (const k of encrypt) {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(k) || Buffer.from(k, "base64").length !== 32) {
+      throw new ConfigError("--encrypt: each key must be 32 bytes in base64 (make one with `locker keygen`)");
+    }
+  }
+  if (c.replica && finalVoters.includes(name)) throw new ConfigError(`--replica, but this node's name ${name} is in --voters`);
+  return {
+    ...(c as AgentConfig),
+    name,
+    voters: finalVoters,
+    expect,
+    join,
+  };
+}
+
+function parseFlags(argv: readonly string[]): { values: Partial<AgentConfig>; config?: string } {
+  const values: Partial<AgentConfig> = {};
+  let config: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)}`);
+    const eq = arg.indexOf("=");
+    const flag = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    let value: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
+    if (flag === "config") {
+      config = value ?? argv[++i];
+      if (config === undefined) throw new ConfigError("--config needs a FILE");
+      continue;
+    }
+    const spec = AGENT_OPTIONS.find((o) => o.flag === flag);
+    if (!spec) throw new ConfigError(`unknown flag --${flag} (see locker agent --help)`);
+    if (spec.kind === "bool") {
+      if (value === undefined) value = "true";
+    } else if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new ConfigError(`--${flag} needs a value ${spec.arg}`);
+    }
+    setValue(values, spec, value, `--${flag}`);
+  }
+  return config === undefined ? { values } : { values, config };
+}
+
+export function envName(spec: OptionSpec): string {
+  return `LOCKER_${spec.flag.toUpperCase().replace(/-/g, "_")}`;
+}
+
+function parseEnv(env: Record<string, string | undefined>): Partial<AgentConfig> {
+  const values: Partial<AgentConfig> = {};
+  for (const spec of AGENT_OPTIONS) {
+    const v = env[envName(spec)];
+    if (v !== undefined && v !== "") setValue(values, spec, v, envName(spec));
+  }
+  return values;
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function parseConfigFile(path: string, read: (p: string) => string): Partial<AgentConfig> {
+  let text: string;
+  try {
+    text = read(path);
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  const values: Partial<AgentConfig> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    // Keys as the flag is spelled ("log-level") or in camelCase ("logLevel").
+    const spec = AGENT_OPTIONS.find((o) => o.flag === k || camel(o.flag) === k);
+    if (!spec) throw new ConfigError(`config file ${path}: unknown key ${JSON.stringify(k)}`);
+    const where = `config file ${path}: ${k}`;
+    if (spec.kind === "list" && Array.isArray(v)) {
+      if (!v.every((x) => typeof x === "string")) throw new ConfigError(`${where} must be a list of strings`);
+      setValue(values, spec, v.join(","), where);
+    } else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") {
+      setValue(values, spec, String(v), where);
+    } else {
+      throw new ConfigError(`${where} has the wrong type`);
+    }
+  }
+  return values;
+}
+
+function setValue(out: Partial<AgentConfig>, spec: OptionSpec, text: string, where: string): void {
+  const o = out as Record<string, unknown>;
+  switch (spec.kind) {
+    case "string":
+      if (text.length > 1024) throw new ConfigError(`${where} is too long`);
+      o[spec.key] = text;
+      return;
+    case "list": {
+      const items = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+      if (spec.key === "join") for (const a of items) splitAddress(a, where);
+      o[spec.key] = items;
+      return;
+    }
+    case "address":
+      splitAddress(text, where);
+      o[spec.key] = text;
+      return;
+    case "int": {
+      if (!/^\d+$/.test(text)) throw new ConfigError(`${where} must be a whole number, got ${JSON.stringify(text)}`);
+      const n = Number(text);
+      checkBounds(n, spec, where, String);
+      o[spec.key] = n;
+      return;
+    }
+    case "bool": {
+      const t = text.toLowerCase();
+      if (["true", "1", "yes"].includes(t)) o[spec.key] = true;
+      else if (["false", "0", "no"].includes(t)) o[spec.key] = false;
+      else throw new ConfigError(`${where} must be true or false, got ${JSON.stringify(text)}`);
+      return;
+    }
+    case "duration": {
+      let ms: number;
+      try {
+        ms = parseDuration(text);
+      } catch (e) {
+        throw new ConfigError(`${where}: ${(e as Error).message}`);
+      }
+      checkBounds(ms, spec, where, formatDuration);
+      o[spec.key] = ms;
+      return;
+    }
+    case "level":
+      if (!(LOG_LEVELS as readonly string[]).includes(text)) {
+        throw new ConfigError(`${where} must be one of ${LOG_LEVELS.join(", ")}`);
+      }
+      o[spec.key] = text;
+      return;
+  }
+}
+
+function checkBounds(n: number, spec: OptionSpec, where: string, show: (n: number) => string): void {
+  if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+    throw new ConfigError(`${where} must be between ${show(spec.min ?? 0)} and ${show(spec.max ?? Infinity)}`);
+  }
+}
+
+/** Splits "host:port" or "[v6]:port"; throws ConfigError naming `where` on anything else. */
+export function splitAddress(text: string, where = "address"): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text);
+  if (!m) throw new ConfigError(`${where}: expected HOST:PORT, got ${JSON.stringify(text)}`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(`${where}: port ${port} is out of range`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export function agentUsage(): string {
+  const defaults = defaultConfig() as unknown as Record<string, unknown>;
+  const lines = AGENT_OPTIONS.map((o) => {
+    const flag = `--${o.flag}${o.arg ? " " + o.arg : ""}`;
+    const d = defaults[o.key];
+    const shown =
+      o.kind === "duration" ? formatDuration(d as number) : Array.isArray(d) ? (d.length ? d.join(",") : "") : String(d);
+    const def = o.key === "name" || shown === "" || shown === "0" ? "" : ` [default ${shown}]`;
+    return `  ${flag.padEnd(30)} ${o.help}${def}\n  ${"".padEnd(30)} env ${envName(o)}`;
+  });
+  return [
+    "Usage: locker agent [flags]",
+    "",
+    "Runs a locker node: SWIM membership and CAS rounds over UDP, an HTTP API for clients.",
+    "Alone (no --join, --voters or --expect) it is a single-node cluster that is its own voter.",
+    "",
+    "Flags (each also as an environment variable, and as a key of the JSON --config file):",
+    ...lines,
+    `  ${"--config FILE".padEnd(30)} JSON object with any of the keys above (e.g. "logLevel")`,
+    `  ${"".padEnd(30)} env LOCKER_CONFIG`,
+    "",
+    "Precedence: flags > environment > config file > defaults.",
+    "SIGTERM or SIGINT: leave the cluster gracefully and exit 0.",
+  ].join("\n");
+}

@@ -1,0 +1,416 @@
+// The agent's HTTP API on node:http: JSON in and out, strict validation, the
+// documented status codes. A bad request gets a 4xx; the agent keeps serving.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { LockerError, type LockerErrorCode } from "../errors.js";
+import { encodeValue } from "../cas/value.js";
+import { DEFAULT_LIMITS } from "../limits.js";
+import type { Entry, Locker, LockResult } from "../locker.js";
+import type { Clock } from "../util/clock.js";
+import { DASHBOARD_HTML } from "./dashboard.js";
+import type { Logger } from "./logger.js";
+import type { AgentMetrics, OperationKind } from "./metrics.js";
+
+/** What the HTTP API uses of a Locker (the agent passes its node's). */
+export type LockerApi = Pick<Locker, "lock" | "update" | "extendLease" | "release" | "read" | "dirtyRead" | "keys" | "waitFor" | "waitForRelease">;
+
+export interface HttpLimits {
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  minLeaseMs: number;
+  maxLeaseMs: number;
+  /** Longest long-poll (`?wait=`) and longest per-request operation timeout. */
+  maxWaitMs: number;
+  /** Concurrent long-polls; past it a wait gets 503 unavailable. */
+  maxWaiters: number;
+  /** Largest request body; past it 413. */
+  maxBodyBytes: number;
+  /** Most keys one `GET /v1/keys` lists. */
+  maxListedKeys: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: Omit<HttpLimits, "maxKeyBytes" | "maxValueBytes" | "maxLeaseMs"> = {
+  minLeaseMs: DEFAULT_LIMITS.minLeaseMs,
+  maxWaitMs: 300_000,
+  maxWaiters: 1000,
+  maxBodyBytes: 64 * 1024,
+  maxListedKeys: 10_000,
+};
+
+export interface HttpApiDeps {
+  locker: LockerApi;
+  status(): Promise<Record<string, unknown>>;
+  /** Past the quiet period with enough voters alive (cheap: no round). */
+  ready(): boolean;
+  members(): Record<string, unknown>[];
+  metrics: AgentMetrics;
+  logger: Logger;
+  clock: Clock;
+  limits: HttpLimits;
+}
+
+/** Status code for each error code; documented in the README. */
+export const STATUS_BY_CODE: Record<LockerErrorCode, number> = {
+  invalid: 400,
+  not_found: 404,
+  locked: 409,
+  mismatch: 409,
+  contention: 409,
+  no_quorum: 503,
+  unavailable: 503,
+  timeout: 504,
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const invalid = (message: string): HttpError => new HttpError(400, "invalid", message);
+
+type Json = Record<string, unknown>;
+
+interface Reply {
+  status: number;
+  body: Json | string;
+  contentType?: string;
+}
+
+const KEY_ACTIONS = new Set(["update", "extend", "release"]);
+
+export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  let waiters = 0;
+  const { locker, limits, clock, metrics, logger } = deps;
+  const opts = (timeoutMs: number | undefined): { timeoutMs?: number } => (timeoutMs === undefined ? {} : { timeoutMs });
+  /** The holder's remaining safe window, from now (the moment of the answer). */
+  const lockJson = (r: LockResult): Json => ({ ...keyJson(r), leaseMs: r.leaseMs, safeForMs: Math.max(0, Math.floor(r.safeUntil - clock.now())) });
+
+  const checkKey = (key: string): void => {
+    if (key.length === 0) throw invalid("key must not be empty");
+    const bytes = Buffer.byteLength(key);
+    if (bytes > limits.maxKeyBytes) throw invalid(`key is ${bytes} bytes; the limit is ${limits.maxKeyBytes}`);
+  };
+  const checkValue = (field: string, v: unknown): unknown => {
+    // Any JSON value; its size is that of its canonical CBOR encoding, as the cluster stores it.
+    const bytes = encodeValue(v).length;
+    if (bytes > limits.maxValueBytes) throw invalid(`"${field}" is ${bytes} bytes encoded; the limit is ${limits.maxValueBytes}`);
+    return v;
+  };
+  const checkLease = (v: unknown): number => {
+    if (typeof v !== "number" || !Number.isInteger(v)) throw invalid(`"leaseMs" must be a whole number of milliseconds`);
+    if (v < limits.minLeaseMs || v > limits.maxLeaseMs) {
+      throw invalid(`"leaseMs" must be between ${limits.minLeaseMs} and ${limits.maxLeaseMs}, got ${v}`);
+    }
+    return v;
+  };
+  const checkTimeout = (v: unknown, where: string): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > limits.maxWaitMs) {
+      throw invalid(`"${where}" must be a whole number of milliseconds from 0 to ${limits.maxWaitMs}`);
+    }
+    return n;
+  };
+
+  /** Runs one Locker operation, timing it and counting its result. */
+  const op = async <T>(kind: OperationKind, run: () => Promise<T>): Promise<T> => {
+    const t0 = clock.now();
+    try {
+      const r = await run();
+      metrics.observe(kind, "ok", (clock.now() - t0) / 1000);
+      return r;
+    } catch (e) {
+      metrics.observe(kind, e instanceof LockerError ? e.code : "internal", (clock.now() - t0) / 1000);
+      throw e;
+    }
+  };
+
+  const handleKeys = async (req: IncomingMessage, url: URL, rest: string): Promise<Reply> => {
+    const segments = rest.split("/");
+    let action: string | undefined;
+    if (req.method === "POST") {
+      if (segments.length < 2 || !KEY_ACTIONS.has(segments[segments.length - 1]!)) {
+        if (segments.length >= 2) {
+          throw new HttpError(404, "not_found", `no action "${segments[segments.length - 1]}" on keys: use update, extend or release`);
+        }
+        throw methodNotAllowed(req.method, "/v1/keys/{key}", ["GET", "PUT"]);
+      }
+      action = segments.pop();
+    } else if (req.method !== "GET" && req.method !== "PUT" && req.method !== "HEAD") {
+      const last = segments[segments.length - 1]!;
+      if (segments.length >= 2 && KEY_ACTIONS.has(last)) throw methodNotAllowed(req.method ?? "", `/v1/keys/{key}/${last}`, ["POST"]);
+      throw methodNotAllowed(req.method ?? "", "/v1/keys/{key}", ["GET", "PUT"]);
+    }
+    let key: string;
+    try {
+      key = segments.map((s) => decodeURIComponent(s)).join("/");
+    } catch {
+      throw invalid("the key in the path is not valid percent-encoding");
+    }
+    checkKey(key);
+
+    if (req.method === "GET" || req.method === "HEAD") {
+      const q = queryParams(url, ["consistent", "wait", "timeoutMs"]);
+      const wait = q.wait;
+      if (wait !== undefined) {
+        if (wait !== "present" && wait !== "released") throw invalid(`"wait" must be "present" or "released"`);
+        if (q.consistent !== undefined) throw invalid(`"consistent" cannot be combined with "wait"`);
+        const timeoutMs = checkTimeout(q.timeoutMs ?? "30000", "timeoutMs")!;
+        if (waiters >= limits.maxWaiters) {
+          throw new HttpError(503, "unavailable", `too many waiting requests (limit ${limits.maxWaiters})`, { "retry-after": "1" });
+        }
+        waiters++;
+        try {
+          if (wait === "present") {
+            const value = await op("wait_present", () => locker.waitFor(key, timeoutMs));
+            // The entry as it stands now; if it vanished already, the value it had.
+            const entry = locker.dirtyRead(key);
+            return { status: 200, body: entry ? keyJson(entry) : { key, value } };
+          }
+          await op("wait_released", () => locker.waitForRelease(key, timeoutMs));
+          return { status: 200, body: { key, released: true } };
+        } finally {
+          waiters--;
+        }
+      }
+      if (q.consistent !== undefined && q.consistent !== "true" && q.consistent !== "false") throw invalid(`"consistent" must be true or false`);
+      if (q.timeoutMs !== undefined && q.consistent !== "true") throw invalid(`"timeoutMs" applies only with "wait" or "consistent=true"`);
+      let view: Entry | undefined;
+      if (q.consistent === "true") {
+        const timeoutMs = q.timeoutMs === undefined ? undefined : checkTimeout(q.timeoutMs, "timeoutMs");
+        view = await op("read_consistent", () => locker.read(key, opts(timeoutMs)));
+      } else {
+        view = await op("read", async () => locker.dirtyRead(key));
+      }
+      if (!view) throw new HttpError(404, "not_found", `key ${JSON.stringify(key)} is not held`);
+      return { status: 200, body: keyJson(view) };
+    }
+
+    queryParams(url, []);
+    const body = await readJsonBody(req, limits.maxBodyBytes);
+    if (req.method === "PUT") {
+      fields(body, ["value", "leaseMs"], ["timeoutMs"]);
+      const value = checkValue("value", body.value);
+      const leaseMs = checkLease(body.leaseMs);
+      const timeoutMs = checkTimeout(body.timeoutMs, "timeoutMs");
+      const v = await op("lock", () => locker.lock(key, value, { leaseMs, ...opts(timeoutMs) }));
+      return { status: 200, body: lockJson(v) };
+    }
+    switch (action) {
+      case "update": {
+        fields(body, ["expected", "value"], ["timeoutMs"]);
+        const expected = checkValue("expected", body.expected);
+        const value = checkValue("value", body.value);
+        const timeoutMs = checkTimeout(body.timeoutMs, "timeoutMs");
+        const v = await op("update", () => locker.update(key, expected, value, opts(timeoutMs)));
+        return { status: 200, body: keyJson(v) };
+      }
+      case "extend": {
+        fields(body, ["value", "leaseMs"], ["timeoutMs"]);
+        const value = checkValue("value", body.value);
+        const leaseMs = checkLease(body.leaseMs);
+        const timeoutMs = checkTimeout(body.timeoutMs, "timeoutMs");
+        const v = await op("extend", () => locker.extendLease(key, value, leaseMs, opts(timeoutMs)));
+        return { status: 200, body: lockJson(v) };
+      }
+      default: {
+        fields(body, ["value"], ["timeoutMs"]);
+        const value = checkValue("value", body.value);
+        const timeoutMs = checkTimeout(body.timeoutMs, "timeoutMs");
+        await op("release", () => locker.release(key, value, opts(timeoutMs)));
+        return { status: 200, body: { key, value, released: true } };
+      }
+    }
+  };
+
+  const route = async (req: IncomingMessage, url: URL): Promise<Reply> => {
+    const path = url.pathname;
+    const method = req.method ?? "";
+    const only = (allowed: string[], routeName: string): void => {
+      const ok = allowed.includes(method) || (method === "HEAD" && allowed.includes("GET"));
+      if (!ok) throw methodNotAllowed(method, routeName, allowed);
+    };
+    if (path.startsWith("/v1/keys/")) return handleKeys(req, url, path.slice("/v1/keys/".length));
+    switch (path) {
+      case "/":
+        only(["GET"], path);
+        queryParams(url, []);
+        return { status: 200, body: DASHBOARD_HTML, contentType: "text/html; charset=utf-8" };
+      case "/v1/keys": {
+        only(["GET"], path);
+        const q = queryParams(url, ["prefix"]);
+        const prefix = q.prefix ?? "";
+        if (Buffer.byteLength(prefix) > limits.maxKeyBytes) throw invalid(`"prefix" is longer than the key limit`);
+        // One more than listed, to tell whether the list was cut.
+        const all = await op("keys", async () => locker.keys(prefix, limits.maxListedKeys + 1));
+        const keys = all.slice(0, limits.maxListedKeys).map(keyJson);
+        return { status: 200, body: { keys, truncated: all.length > keys.length } };
+      }
+      case "/v1/members":
+        only(["GET"], path);
+        queryParams(url, []);
+        return { status: 200, body: { members: deps.members() } };
+      case "/v1/status":
+        only(["GET"], path);
+        queryParams(url, []);
+        return { status: 200, body: await deps.status() };
+      case "/v1/health": {
+        only(["GET"], path);
+        queryParams(url, []);
+        return { status: 200, body: { ok: true, ready: deps.ready() } };
+      }
+      case "/metrics":
+        only(["GET"], path);
+        return { status: 200, body: await metrics.text(), contentType: metrics.contentType };
+      default:
+        throw new HttpError(404, "not_found", `no route ${method} ${path} (see the README's HTTP reference)`);
+    }
+  };
+
+  return (req, res) => {
+    const t0 = clock.now();
+    const finish = (reply: Reply): void => {
+      send(res, req, reply, metrics);
+      logger.debug({ method: req.method, url: req.url, status: reply.status, ms: Math.round((clock.now() - t0) * 10) / 10 }, "http");
+    };
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://agent");
+    } catch {
+      finish({ status: 400, body: { error: "invalid", message: "the request URL cannot be parsed" } });
+      return;
+    }
+    route(req, url).then(
+      (reply) => finish(reply),
+      (e: unknown) => {
+        let reply: Reply;
+        let headers: Record<string, string> = {};
+        if (e instanceof HttpError) {
+          reply = { status: e.status, body: { error: e.code, message: e.message } };
+          headers = e.headers;
+        } else if (e instanceof LockerError) {
+          reply = { status: STATUS_BY_CODE[e.code] ?? 500, body: { error: e.code, message: e.message } };
+          if (e.code === "unavailable" || e.code === "no_quorum") headers = { "retry-after": "1" };
+        } else {
+          logger.error({ err: e, method: req.method, url: req.url }, "internal error serving a request");
+          reply = { status: 500, body: { error: "internal", message: "internal error; see the agent's log" } };
+        }
+        for (const [k, v] of Object.entries(headers)) if (!res.headersSent) res.setHeader(k, v);
+        finish(reply);
+      },
+    );
+  };
+}
+
+function methodNotAllowed(method: string, routeName: string, allowed: string[]): HttpError {
+  return new HttpError(405, "invalid", `method ${method} is not allowed on ${routeName}; use ${allowed.join(" or ")}`, {
+    allow: allowed.join(", "),
+  });
+}
+
+function send(res: ServerResponse, req: IncomingMessage, reply: Reply, metrics: AgentMetrics): void {
+  metrics.observeHttp(req.method ?? "", reply.status);
+  if (res.writableEnded || res.destroyed) return;
+  const text = typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body) + "\n";
+  res.statusCode = reply.status;
+  res.setHeader("content-type", reply.contentType ?? "application/json; charset=utf-8");
+  res.setHeader("content-length", Buffer.byteLength(text));
+  res.setHeader("cache-control", "no-store");
+  res.end(req.method === "HEAD" ? undefined : text);
+}
+
+/** Query parameters, refusing any not in `allowed` and any given twice. */
+function queryParams(url: URL, allowed: string[]): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of url.searchParams) {
+    if (!allowed.includes(k)) {
+      throw invalid(allowed.length ? `unknown query parameter "${k}" (allowed: ${allowed.join(", ")})` : `unknown query parameter "${k}"`);
+    }
+    if (out[k] !== undefined) throw invalid(`query parameter "${k}" given twice`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Checks a body has every required field and nothing unknown. */
+function fields(body: Json, required: string[], optional: string[]): void {
+  for (const f of required) if (!(f in body)) throw invalid(`missing field "${f}"`);
+  for (const f of Object.keys(body)) {
+    if (!required.includes(f) && !optional.includes(f)) throw invalid(`unknown field "${f}"`);
+  }
+}
+
+async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<Json> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    req.resume();
+    throw new HttpError(413, "invalid", `request body is ${declared} bytes; the limit is ${maxBytes}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooBig = false;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) tooBig = true; // keep draining so the connection stays usable
+    else chunks.push(chunk);
+  }
+  if (tooBig) throw new HttpError(413, "invalid", `request body is over the limit of ${maxBytes} bytes`);
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim().length === 0) throw invalid("request body is empty; send a JSON object");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw invalid(`malformed JSON: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw invalid("request body must be a JSON object");
+  return parsed as Json;
+}
+
+function keyJson(v: Entry): Json {
+  return { key: v.key, value: v.value, token: v.token.toString(), leaseRemainingMs: Math.max(0, Math.round(v.leaseRemainingMs)) };
+}
+
+export interface StartedHttpServer {
+  server: Server;
+  /** The bound address, "host:port" (the real port when 0 was asked for). */
+  address: string;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(
+  bind: { host: string; port: number },
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<StartedHttpServer> {
+  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, handler);
+  // A bound on open connections (long-polls hold one each).
+  server.maxConnections = 4096;
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(bind.port, bind.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const a = server.address() as AddressInfo;
+  const host = a.address.includes(":") ? `[${a.address}]` : a.address;
+  return {
+    server,
+    address: `${host}:${a.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

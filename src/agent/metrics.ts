@@ -1,0 +1,117 @@
+// Prometheus metrics for one agent (prom-client, a private registry per agent):
+// operations by kind and result with latency, members by state, leases, datagrams.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** What the metrics read from the node when scraped; each returns the current value. */
+export interface MetricSources {
+  /** Number of members in each SWIM state ("alive", "suspect", "dead", "left"). */
+  memberStates(): Record<string, number>;
+  /** Keys whose lease is live in this node's local copy. */
+  liveLeases(): number;
+  /** CAS rounds this node is coordinating right now. */
+  pendingRounds(): number;
+  /** Transport totals since start. */
+  datagrams(): { in: number; out: number; dropped: number };
+}
+
+export type OperationKind =
+  | "lock"
+  | "update"
+  | "extend"
+  | "release"
+  | "read"
+  | "read_consistent"
+  | "wait_present"
+  | "wait_released"
+  | "keys";
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  private readonly operations: Counter<"kind" | "result">;
+  private readonly latency: Histogram<"kind" | "result">;
+  private readonly httpRequests: Counter<"method" | "status">;
+
+  constructor(sources: MetricSources, options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.operations = new Counter({
+      name: "locker_operations_total",
+      help: "Operations served, by kind and result (ok or the error code).",
+      labelNames: ["kind", "result"],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: "locker_operation_duration_seconds",
+      help: "Operation latency as seen by the agent, by kind and result.",
+      labelNames: ["kind", "result"],
+      // From a fast-path round on loopback (sub-ms) to long polls (minutes).
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.httpRequests = new Counter({
+      name: "locker_http_requests_total",
+      help: "HTTP requests answered, by method and status code.",
+      labelNames: ["method", "status"],
+      registers,
+    });
+    new Gauge({
+      name: "locker_members",
+      help: "Members this node knows, by SWIM state.",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [state, n] of Object.entries(sources.memberStates())) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: "locker_live_leases",
+      help: "Keys with a live lease in this node's local copy.",
+      registers,
+      collect() {
+        this.set(sources.liveLeases());
+      },
+    });
+    new Gauge({
+      name: "locker_pending_rounds",
+      help: "CAS rounds this node is coordinating.",
+      registers,
+      collect() {
+        this.set(sources.pendingRounds());
+      },
+    });
+    // Totals kept by the transport; mirrored into counters on each scrape.
+    const mirror = (name: string, help: string, pick: (d: { in: number; out: number; dropped: number }) => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(pick(sources.datagrams()));
+        },
+      });
+    };
+    mirror("locker_datagrams_in_total", "UDP datagrams received.", (d) => d.in);
+    mirror("locker_datagrams_out_total", "UDP datagrams sent.", (d) => d.out);
+    mirror("locker_datagrams_dropped_total", "Datagrams dropped: malformed, foreign cluster, over a limit.", (d) => d.dropped);
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "locker_process_" });
+  }
+
+  /** Records one finished operation. `result` is "ok" or a LockerError code. */
+  observe(kind: OperationKind, result: string, seconds: number): void {
+    this.operations.inc({ kind, result });
+    this.latency.observe({ kind, result }, seconds);
+  }
+
+  observeHttp(method: string, status: number): void {
+    this.httpRequests.inc({ method, status: String(status) });
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,601 @@
+// The CAS driver: binds one node's acceptor (when it is a voter) and its
+// proposer rounds to a transport channel and a Clock — requests and replies,
+// per-key queues, retries with backoff, the fast-path cache, lease timers.
+import { LockerError } from "../errors.js";
+import type { LockerLimits } from "../limits.js";
+import type { Address, Channel } from "../transport/types.js";
+import type { Clock, TimerHandle } from "../util/clock.js";
+import type { Random } from "../util/random.js";
+import { Acceptor, type AcceptorEvent } from "./acceptor.js";
+import { HybridLogicalClock, type Ballot } from "./ballot.js";
+import { isCasRequest, type CasMessage, type CasReply, type CasRequest } from "./messages.js";
+import { ProposerRound, retryDelayMs, type CasOp, type FastPathState, type OpResult, type Outgoing, type OwnWrite, type RoundOutcome } from "./proposer.js";
+
+export interface VoterSpec {
+  /** Unique node name (the ballot tie-break). */
+  readonly name: string;
+  readonly address: Address;
+}
+
+export interface CasNodeOptions {
+  name: string;
+  channel: Channel<CasMessage>;
+  clock: Clock;
+  random: Random;
+  voters: readonly VoterSpec[];
+  configVersion: number;
+  /** Liveness hint (SWIM): voters reported dead are not asked, and too few alive fails fast. */
+  isVoterAlive: (name: string) => boolean;
+  quietPeriodMs: number;
+  gcGraceMs: number;
+  limits: LockerLimits;
+  /** First backoff ceiling after a conflict; doubles per retry up to retryMaxMs. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Per-attempt timeout of one request (the transport retries within the operation's budget). */
+  requestAttemptTimeoutMs: number;
+  /** How long a refused change waits for its last accept replies, to learn it landed nowhere. */
+  drainGraceMs: number;
+  /** Local view events of this node's acceptor. */
+  onAcceptorEvents: (events: AcceptorEvent[]) => void;
+  /**
+   * Reconfiguration hook (src/replication/reconfig.ts): a request carried a
+   * configuration version newer than this node's; the hook fetches it.
+   */
+  onNewerConfig?: (version: number, from: Address) => void;
+  /**
+   * Reconfiguration hook: a voter refused a round because it runs `version`,
+   * newer than this node's. Resolves true once this node runs that version
+   * (the operation is then retried under it), false if it could not learn it.
+   */
+  awaitConfig?: (version: number) => Promise<boolean>;
+}
+
+export interface CasNodeStats {
+  operations: number;
+  rounds: number;
+  /** Rounds that started at accept (the one-round-trip path). */
+  fastRounds: number;
+  /** Fast-path rounds that found the cached promise gone and fell back to prepare. */
+  fastFallbacks: number;
+  conflicts: number;
+  /** Request phases run (each is one round trip to the voters). */
+  preparePhases: number;
+  acceptPhases: number;
+  /** Requests sent, including to this node's own acceptor. */
+  prepareRequests: number;
+  acceptRequests: number;
+  /** Requests this node's acceptor handled. */
+  acceptorRequests: number;
+  /** Malformed or unexpected requests refused. */
+  badRequests: number;
+}
+
+interface KeyQueue {
+  running: boolean;
+  waiting: Array<() => void>;
+}
+
+export class CasNode {
+  /** Replaced by applyConfiguration (reconfiguration): null while this node is not a voter. */
+  acceptor: Acceptor | null;
+  readonly stats: CasNodeStats = {
+    operations: 0,
+    rounds: 0,
+    fastRounds: 0,
+    fastFallbacks: 0,
+    conflicts: 0,
+    preparePhases: 0,
+    acceptPhases: 0,
+    prepareRequests: 0,
+    acceptRequests: 0,
+    acceptorRequests: 0,
+    badRequests: 0,
+  };
+  /** A majority of the configured voters; changes with applyConfiguration. */
+  quorum: number;
+  /** When this node started with empty memory (the quiet period counts from it, also for a later promotion). */
+  private readonly startedAt: number;
+  private readonly hlc = new HybridLogicalClock();
+  private readonly voterAddress = new Map<string, Address>();
+  private readonly queues = new Map<string, KeyQueue>();
+  /** Per key: the promise our last accept carried, and when we learned it. */
+  private readonly fastCache = new Map<string, { fast: FastPathState; at: number }>();
+  private readonly abandonOnClose = new Set<() => void>();
+  private pending = 0;
+  private closed = false;
+  private expiryTimer: TimerHandle | undefined;
+  private expiryAt = Infinity;
+
+  constructor(private readonly o: CasNodeOptions) {
+    const names = new Set<string>();
+    for (const v of o.voters) {
+      if (names.has(v.name)) throw new LockerError("invalid", `voter "${v.name}" is listed twice`);
+      names.add(v.name);
+      this.voterAddress.set(v.name, v.address);
+    }
+    if (o.voters.length === 0) throw new LockerError("invalid", "at least one voter is needed");
+    this.quorum = Math.floor(o.voters.length / 2) + 1;
+    this.startedAt = o.clock.now();
+    // Start a millisecond ahead of wall time: a restart of this node (same
+    // name) then cannot reissue a ballot its previous life issued in its last
+    // millisecond — one ballot must never carry two values.
+    this.hlc.observe((Math.floor(o.clock.wallNow()) + 1) * 1024);
+    this.acceptor = names.has(o.name)
+      ? new Acceptor({
+          configVersion: o.configVersion,
+          quietUntil: o.clock.now() + o.quietPeriodMs,
+          gcGraceMs: o.gcGraceMs,
+          maxKeys: o.limits.maxKeys,
+        })
+      : null;
+    o.channel.onRequest((msg, from) => this.onRequest(msg, from));
+  }
+
+  get pendingOperations(): number {
+    return this.pending;
+  }
+
+  get fastPathKeys(): number {
+    return this.fastCache.size;
+  }
+
+  get voterCount(): number {
+    return this.o.voters.length;
+  }
+
+  get isVoter(): boolean {
+    return this.acceptor !== null;
+  }
+
+  /** Whether this node's own acceptor is still in its quiet period. */
+  get quiet(): boolean {
+    return this.acceptor ? this.acceptor.isQuiet(this.o.clock.now()) : false;
+  }
+
+  /** Runs one operation on a key: queued behind earlier ones on the same key from this node. */
+  async execute(key: string, op: CasOp, timeoutMs: number): Promise<OpResult> {
+    if (this.closed) throw new LockerError("unavailable", "locker is closed");
+    if (this.pending >= this.o.limits.maxPendingRounds) {
+      throw new LockerError("unavailable", `too many operations in flight on this node (limit ${this.o.limits.maxPendingRounds})`, {
+        pending: this.pending,
+      });
+    }
+    const deadline = this.o.clock.now() + timeoutMs;
+    this.pending++;
+    this.stats.operations++;
+    try {
+      await this.enterKey(key, deadline);
+      try {
+        return await this.run(key, op, deadline);
+      } finally {
+        this.leaveKey(key);
+      }
+    } finally {
+      this.pending--;
+    }
+  }
+
+  /** Time for a majority of voters to answer a probe (ms). */
+  async probe(timeoutMs: number): Promise<number> {
+    if (this.closed) throw new LockerError("unavailable", "locker is closed");
+    const t0 = this.o.clock.now();
+    const deadline = t0 + timeoutMs;
+    const ask = this.o.voters.filter((v) => v.name === this.o.name || this.o.isVoterAlive(v.name));
+    if (ask.length < this.quorum) throw new LockerError("no_quorum", `only ${ask.length} of ${this.o.voters.length} voters are alive`);
+    return new Promise<number>((resolve, reject) => {
+      let ok = 0;
+      let bad = 0;
+      let done = false;
+      const settle = (): void => {
+        if (done) return;
+        if (ok >= this.quorum) {
+          done = true;
+          resolve(this.o.clock.now() - t0);
+        } else if (ask.length - bad < this.quorum) {
+          done = true;
+          reject(new LockerError("no_quorum", "fewer than a majority of voters answered the probe"));
+        }
+      };
+      for (const v of ask) {
+        this.request(v.name, { type: "probe", cfg: this.o.configVersion }, deadline).then(
+          (r) => {
+            if (r.type === "pong" && r.cfg === this.o.configVersion) ok++;
+            else bad++;
+            settle();
+          },
+          () => {
+            bad++;
+            settle();
+          },
+        );
+      }
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.o.clock.clearTimer(this.expiryTimer);
+    this.expiryTimer = undefined;
+    for (const abandon of [...this.abandonOnClose]) abandon();
+    for (const q of this.queues.values()) for (const w of q.waiting.splice(0)) w();
+  }
+
+  // ---- operations ----
+
+  private async enterKey(key: string, deadline: number): Promise<void> {
+    let q = this.queues.get(key);
+    if (!q) {
+      q = { running: false, waiting: [] };
+      this.queues.set(key, q);
+    }
+    if (!q.running) {
+      q.running = true;
+      return;
+    }
+    if (q.waiting.length >= this.o.limits.maxQueuedPerKey) {
+      throw new LockerError("unavailable", `too many operations queued on key (limit ${this.o.limits.maxQueuedPerKey})`);
+    }
+    const queue = q;
+    await new Promise<void>((resolve, reject) => {
+      let timer: TimerHandle | undefined;
+      const wake = (): void => {
+        this.o.clock.clearTimer(timer);
+        resolve();
+      };
+      queue.waiting.push(wake);
+      timer = this.o.clock.setTimer(Math.max(0, deadline - this.o.clock.now()), () => {
+        const i = queue.waiting.indexOf(wake);
+        if (i >= 0) queue.waiting.splice(i, 1);
+        // Nothing was sent for this operation: it had no effect.
+        reject(new LockerError("contention", "the operation waited its whole budget behind others on the same key on this node"));
+      });
+    });
+    if (this.closed) {
+      this.leaveKey(key);
+      throw new LockerError("unavailable", "locker is closed");
+    }
+  }
+
+  private leaveKey(key: string): void {
+    const q = this.queues.get(key);
+    if (!q) return;
+    const next = q.waiting.shift();
+    if (next) next(); // stays running: handed over
+    else this.queues.delete(key);
+  }
+
+  private aliveVoters(): string[] {
+    return this.o.voters
+      .filter((v) => (v.name === this.o.name ? this.acceptor !== null && !this.quiet : this.o.isVoterAlive(v.name)))
+      .map((v) => v.name);
+  }
+
+  private async run(key: string, op: CasOp, deadline: number): Promise<OpResult> {
+    const ownWrites: OwnWrite[] = [];
+    let conflicts = 0;
+    let skipCache = false;
+    const unknownOrNoQuorum = (why: string, details: Record<string, unknown> = {}): LockerError =>
+      ownWrites.length > 0
+        ? new LockerError("timeout", `${why}; a change was sent and may still take effect`, { ...details, outcome: "unknown" })
+        : new LockerError("no_quorum", why, details);
+    for (;;) {
+      if (this.closed) throw new LockerError("unavailable", "locker is closed");
+      const now = this.o.clock.now();
+      if (now >= deadline) throw unknownOrNoQuorum("the operation's time budget ran out");
+      const alive = this.aliveVoters();
+      if (alive.length < this.quorum) {
+        throw unknownOrNoQuorum(`only ${alive.length} of ${this.o.voters.length} voters are alive (a quorum is ${this.quorum})`, {
+          alive: alive.length,
+          voters: this.o.voters.length,
+        });
+      }
+      const cachedEntry = skipCache ? undefined : this.fastCache.get(key);
+      // A promise lives in the acceptors' memory: one that restarted (memory
+      // lost) and sat out its quiet period (maxLeaseMs) has forgotten it and
+      // would accept our stale ballot over newer changes it also forgot,
+      // letting a fencing token go backwards. A promise younger than the
+      // quiet period cannot have been forgotten by a voting acceptor.
+      const cached = cachedEntry && now - cachedEntry.at < this.o.limits.maxLeaseMs ? cachedEntry.fast : undefined;
+      const wall = this.o.clock.wallNow();
+      let ballot: Ballot;
+      if (cached) {
+        ballot = cached.ballot;
+        this.hlc.observe(ballot.c);
+      } else {
+        ballot = { c: this.hlc.tick(wall), node: this.o.name };
+      }
+      const nextC = this.hlc.tick(wall);
+      const round = new ProposerRound({
+        key,
+        cfg: this.o.configVersion,
+        ask: alive,
+        quorum: this.quorum,
+        op,
+        ballot,
+        nextC,
+        fast: cached ?? null,
+        ownWrites,
+      });
+      this.stats.rounds++;
+      if (cached) this.stats.fastRounds++;
+      // A cached promise is used at most once.
+      this.fastCache.delete(key);
+      const outcome = await this.drive(round, deadline);
+      if (round.writeMayHaveLanded) ownWrites.push(round.sentWrite!);
+      if (round.highestSeen) this.hlc.observe(round.highestSeen.c);
+      if (this.closed) throw new LockerError("unavailable", "locker is closed");
+      switch (outcome.kind) {
+        case "done":
+          if (outcome.fast) this.remember(key, outcome.fast);
+          return outcome.result;
+        case "failed":
+          // A failed check was answered from a written-back (chosen) state: its promise is as good as a change's.
+          if (outcome.fast) this.remember(key, outcome.fast);
+          throw new LockerError(outcome.code, failureMessage(outcome.code), { key });
+        case "superseded":
+          throw new LockerError("timeout", "a change of this operation may have taken effect and the key has changed since; the outcome is unknown", {
+            outcome: "unknown",
+          });
+        case "config": {
+          // Reconfiguration: learn the newer configuration and retry under it (bounded like conflicts).
+          const learned = this.o.configVersion >= outcome.cfg || (this.o.awaitConfig !== undefined && (await this.o.awaitConfig(outcome.cfg)));
+          if (learned && !this.closed && ++conflicts <= this.o.limits.maxRetries) continue;
+          throw new LockerError("unavailable", `a voter runs configuration version ${outcome.cfg}, this node ${this.o.configVersion}`);
+        }
+        case "no_quorum":
+          throw unknownOrNoQuorum(
+            outcome.refusals > 0
+              ? `fewer than a majority of voters answered (${outcome.refusals} refused: quiet period, full or other configuration)`
+              : "fewer than a majority of voters answered within the time budget",
+            { refusals: outcome.refusals },
+          );
+        case "conflict": {
+          this.stats.conflicts++;
+          if (outcome.seen) this.hlc.observe(outcome.seen.c);
+          if (cached) {
+            // The cached promise was overtaken: fall back to both phases at once.
+            this.stats.fastFallbacks++;
+            skipCache = true;
+            continue;
+          }
+          conflicts++;
+          if (conflicts > this.o.limits.maxRetries) {
+            if (ownWrites.length > 0) throw unknownOrNoQuorum(`${conflicts} rounds lost to concurrent rounds on the key`);
+            throw new LockerError("contention", `${conflicts} rounds lost to concurrent rounds on the key; retry later`, { rounds: conflicts });
+          }
+          if (outcome.retryNow) continue;
+          const delay = retryDelayMs(conflicts, this.o.random.next(), this.o.retryBaseMs, this.o.retryMaxMs);
+          if (this.o.clock.now() + delay >= deadline) {
+            if (ownWrites.length > 0) throw unknownOrNoQuorum("the time budget ran out while contending for the key");
+            throw new LockerError("contention", "concurrent rounds on the key kept winning until the time budget ran out", { rounds: conflicts });
+          }
+          await this.sleep(delay);
+          continue;
+        }
+      }
+    }
+  }
+
+  private remember(key: string, fast: FastPathState): void {
+    if (this.fastCache.size >= this.o.limits.maxFastPathKeys) {
+      // Drop the oldest entry (Map iterates in insertion order); losing a promise only costs a prepare.
+      const oldest = this.fastCache.keys().next();
+      if (!oldest.done) this.fastCache.delete(oldest.value);
+    }
+    this.fastCache.set(key, { fast, at: this.o.clock.now() });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        this.abandonOnClose.delete(wake);
+        resolve();
+      };
+      this.abandonOnClose.add(wake);
+      this.o.clock.setTimer(ms, wake);
+    });
+  }
+
+  /** Runs one round to its outcome: sends what it asks, feeds it replies, stops it at the deadline. */
+  private drive(round: ProposerRound, deadline: number): Promise<RoundOutcome> {
+    return new Promise<RoundOutcome>((resolve) => {
+      let settled = false;
+      let timer: TimerHandle | undefined;
+      let drainTimer: TimerHandle | undefined;
+      const check = (): void => {
+        if (!settled && round.draining && drainTimer === undefined) {
+          // Bounded wait for the last accept replies (see ProposerRound.draining).
+          drainTimer = this.o.clock.setTimer(Math.max(0, Math.min(this.o.drainGraceMs, deadline - this.o.clock.now())), () => {
+            if (settled) return;
+            dispatch(round.endDrain());
+            check();
+          });
+        }
+        if (settled || !round.outcome) return;
+        this.o.clock.clearTimer(drainTimer);
+        settled = true;
+        this.o.clock.clearTimer(timer);
+        this.abandonOnClose.delete(abandon);
+        resolve(round.outcome);
+      };
+      const abandon = (): void => {
+        round.abandon();
+        check();
+      };
+      const dispatch = (outs: Outgoing[]): void => {
+        if (outs.length > 0) {
+          if (outs[0]!.msg.type === "prepare") this.stats.preparePhases++;
+          else this.stats.acceptPhases++;
+        }
+        for (const out of outs) {
+          const phase = out.msg.type === "prepare" ? "prepare" : "accept";
+          if (phase === "prepare") this.stats.prepareRequests++;
+          else this.stats.acceptRequests++;
+          this.request(out.to, out.msg, deadline).then(
+            (reply) => {
+              if (settled) return;
+              dispatch(round.onReply(out.to, reply, this.o.clock.now(), phase));
+              check();
+            },
+            () => {
+              if (settled) return;
+              dispatch(round.onError(out.to, phase));
+              check();
+            },
+          );
+        }
+      };
+      this.abandonOnClose.add(abandon);
+      timer = this.o.clock.setTimer(Math.max(0, deadline - this.o.clock.now()), abandon);
+      dispatch(round.start(this.o.clock.now()));
+      check();
+    });
+  }
+
+  /** One request to a voter; this node's own acceptor is called directly (asynchronously, like the network). */
+  private request(voter: string, msg: CasRequest, deadline: number): Promise<CasReply> {
+    if (voter === this.o.name && this.acceptor) {
+      return Promise.resolve().then(() => {
+        if (this.closed) throw new LockerError("unavailable", "locker is closed");
+        return this.handleLocal(msg);
+      });
+    }
+    const address = this.voterAddress.get(voter);
+    if (address === undefined) return Promise.reject(new LockerError("invalid", `unknown voter ${voter}`));
+    const timeoutMs = Math.max(1, deadline - this.o.clock.now());
+    let reply: Promise<CasMessage>;
+    try {
+      reply = this.o.channel.request(address, msg, {
+        timeoutMs,
+        attemptTimeoutMs: Math.min(this.o.requestAttemptTimeoutMs, timeoutMs),
+        // The budget bounds the attempts; this only caps them.
+        retries: Math.ceil(timeoutMs / Math.max(1, this.o.requestAttemptTimeoutMs)) + 1,
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return reply.then((m) => {
+      if (m.type === "promise" || m.type === "accepted" || m.type === "nack" || m.type === "pong") return m;
+      throw new LockerError("unavailable", `unexpected ${m.type} reply from ${voter}`);
+    });
+  }
+
+  // ---- acceptor side ----
+
+  private onRequest(msg: CasMessage, from: Address): CasMessage {
+    if (this.closed) throw new LockerError("unavailable", "locker is closed");
+    if (!isCasRequest(msg)) {
+      this.stats.badRequests++;
+      throw new LockerError("invalid", `a ${msg.type} is not a request`);
+    }
+    // Reconfiguration hook: someone runs a newer configuration; learn it.
+    if (msg.cfg > this.o.configVersion) this.o.onNewerConfig?.(msg.cfg, from);
+    if (!this.acceptor) throw new LockerError("unavailable", `${this.o.name} is not a voter (asked by ${from})`);
+    return this.handleLocal(msg);
+  }
+
+  private handleLocal(msg: CasRequest): CasReply {
+    const acceptor = this.acceptor!;
+    this.stats.acceptorRequests++;
+    const now = this.o.clock.now();
+    const { reply, events } = acceptor.handle(msg, now);
+    if (events.length > 0) this.o.onAcceptorEvents(events);
+    this.armExpiry();
+    return reply;
+  }
+
+  private armExpiry(): void {
+    if (!this.acceptor || this.closed) return;
+    const next = this.acceptor.nextDeadline();
+    if (next === undefined || next >= this.expiryAt) return;
+    this.o.clock.clearTimer(this.expiryTimer);
+    this.expiryAt = next;
+    this.expiryTimer = this.o.clock.setTimer(Math.max(0, next - this.o.clock.now()), () => {
+      this.expiryTimer = undefined;
+      this.expiryAt = Infinity;
+      if (this.closed || !this.acceptor) return;
+      const events = this.acceptor.tick(this.o.clock.now());
+      if (events.length > 0) this.o.onAcceptorEvents(events);
+      this.armExpiry();
+    });
+  }
+
+  /** Runs due expiries now (used by reads of the local view so they never return a lapsed record). */
+  tickNow(): void {
+    if (!this.acceptor) return;
+    const events = this.acceptor.tick(this.o.clock.now());
+    if (events.length > 0) this.o.onAcceptorEvents(events);
+    this.armExpiry();
+  }
+
+  /**
+   * Reconfiguration hook (src/replication/reconfig.ts): switches to a newer
+   * voter configuration. Rounds already running finish under the old one (the
+   * acceptors refuse them once they run the new version; the operation then
+   * retries). A node that becomes a voter starts an empty acceptor, which
+   * still waits out what is left of its quiet period (a restarted node may
+   * have voted before it lost its memory); a node that stops being a voter
+   * drops its acceptor. Returns what happened to this node.
+   */
+  applyConfiguration(version: number, voters: readonly VoterSpec[]): "promoted" | "demoted" | "unchanged" | "stale" {
+    if (version <= this.o.configVersion) return "stale";
+    if (voters.length === 0) throw new LockerError("invalid", "at least one voter is needed");
+    const names = new Set(voters.map((v) => v.name));
+    if (names.size !== voters.length) throw new LockerError("invalid", "a voter is listed twice");
+    this.o.voters = [...voters];
+    this.o.configVersion = version;
+    this.voterAddress.clear();
+    for (const v of voters) this.voterAddress.set(v.name, v.address);
+    this.quorum = Math.floor(voters.length / 2) + 1;
+    // Promises cached under the old configuration need not form a quorum of the new one.
+    this.fastCache.clear();
+    let change: "promoted" | "demoted" | "unchanged" = "unchanged";
+    const now = this.o.clock.now();
+    if (names.has(this.o.name) && !this.acceptor) {
+      this.acceptor = new Acceptor({
+        configVersion: version,
+        quietUntil: Math.max(now, this.startedAt + this.o.quietPeriodMs),
+        gcGraceMs: this.o.gcGraceMs,
+        maxKeys: this.o.limits.maxKeys,
+      });
+      change = "promoted";
+    } else if (!names.has(this.o.name) && this.acceptor) {
+      this.acceptor = null;
+      this.o.clock.clearTimer(this.expiryTimer);
+      this.expiryTimer = undefined;
+      this.expiryAt = Infinity;
+      change = "demoted";
+    }
+    if (this.acceptor) this.acceptor.config.configVersion = version;
+    return change;
+  }
+
+  /** Reconfiguration hook: installs the configuration callbacks after construction (the Locker builds this node). */
+  setConfigHooks(hooks: Pick<CasNodeOptions, "onNewerConfig" | "awaitConfig">): void {
+    this.o.onNewerConfig = hooks.onNewerConfig;
+    this.o.awaitConfig = hooks.awaitConfig;
+  }
+
+  /** Version of the voter configuration this node runs. */
+  get configVersion(): number {
+    return this.o.configVersion;
+  }
+
+  /** The voters of the configuration this node runs. */
+  get voters(): readonly VoterSpec[] {
+    return this.o.voters;
+  }
+}
+
+function failureMessage(code: "locked" | "mismatch" | "not_found"): string {
+  switch (code) {
+    case "locked":
+      return "the key is held by another value";
+    case "mismatch":
+      return "the key holds a different value";
+    case "not_found":
+      return "the key is absent or its lease has expired";
+  }
+}

@@ -1,0 +1,165 @@
+// The CLI's client for an agent's HTTP API. Errors come back as LockerError with
+// the agent's code; an unreachable agent is "unavailable" (so recipes retry).
+import http from "node:http";
+import { LockerError, type LockerErrorCode } from "../errors.js";
+import type { LeaseClient, LeaseGrant } from "../recipes/client.js";
+import type { Clock } from "../util/clock.js";
+
+const CODES: readonly LockerErrorCode[] = ["locked", "mismatch", "not_found", "no_quorum", "timeout", "contention", "invalid", "unavailable"];
+
+/** The agent could not be reached at all (refused, reset, no answer). */
+export class AgentUnreachableError extends LockerError {
+  constructor(address: string, cause: string) {
+    super("unavailable", `cannot reach the agent at ${address}: ${cause}`);
+  }
+}
+
+export interface HttpReply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export interface KeyReply {
+  key: string;
+  value: string;
+  token: string;
+  leaseRemainingMs: number;
+  leaseMs?: number;
+  safeForMs?: number;
+}
+
+export class AgentClient implements LeaseClient {
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  private readonly host: string;
+  private readonly port: number;
+
+  constructor(
+    readonly address: string,
+    private readonly clock: Clock,
+    /** Bound on one request that is not a long poll. */
+    private readonly requestTimeoutMs = 15_000,
+  ) {
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+    if (!m) throw new LockerError("invalid", `--http: expected HOST:PORT, got ${JSON.stringify(address)}`);
+    this.host = (m[1] ?? m[2])!;
+    this.port = Number(m[3]);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** One request; resolves with any HTTP status, rejects only when the agent cannot be reached. */
+  raw(method: string, path: string, body?: unknown, timeoutMs = this.requestTimeoutMs): Promise<HttpReply> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          host: this.host,
+          port: this.port,
+          method,
+          path,
+          agent: this.agent,
+          headers: payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on("data", (c: Buffer) => {
+            size += c.length;
+            // Replies are small; a runaway one is cut off rather than buffered forever.
+            if (size <= 16 * 1024 * 1024) chunks.push(c);
+          });
+          res.on("error", (e) => reject(new AgentUnreachableError(this.address, e.message)));
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            let parsed: unknown;
+            try {
+              parsed = text.length ? JSON.parse(text) : {};
+            } catch {
+              parsed = { text };
+            }
+            const obj = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { data: parsed };
+            resolve({ status: res.statusCode ?? 0, body: obj });
+          });
+        },
+      );
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on("error", (e: NodeJS.ErrnoException) => reject(new AgentUnreachableError(this.address, e.code ?? e.message)));
+      req.end(payload);
+    });
+  }
+
+  /** A request whose non-2xx answer becomes a LockerError with the agent's code. */
+  async call(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<Record<string, unknown>> {
+    const r = await this.raw(method, path, body, timeoutMs);
+    if (r.status >= 200 && r.status < 300) return r.body;
+    const code = typeof r.body.error === "string" && (CODES as readonly string[]).includes(r.body.error) ? (r.body.error as LockerErrorCode) : "invalid";
+    const message = typeof r.body.message === "string" ? r.body.message : `HTTP ${r.status}`;
+    throw new LockerError(code, message, { status: r.status });
+  }
+
+  static keyPath(key: string, action?: string): string {
+    return `/v1/keys/${encodeURIComponent(key)}${action ? "/" + action : ""}`;
+  }
+
+  async lockRaw(key: string, value: string, leaseMs: number, timeoutMs?: number): Promise<KeyReply> {
+    return (await this.call("PUT", AgentClient.keyPath(key), withTimeout({ value, leaseMs }, timeoutMs), httpBound(timeoutMs))) as unknown as KeyReply;
+  }
+
+  async extendRaw(key: string, value: string, leaseMs: number, timeoutMs?: number): Promise<KeyReply> {
+    return (await this.call("POST", AgentClient.keyPath(key, "extend"), withTimeout({ value, leaseMs }, timeoutMs), httpBound(timeoutMs))) as unknown as KeyReply;
+  }
+
+  // LeaseClient, for the recipes (exec, elect).
+
+  async lock(key: string, value: string, leaseMs: number, timeoutMs: number): Promise<LeaseGrant> {
+    const t0 = this.clock.now();
+    return grant(t0, await this.lockRaw(key, value, leaseMs, Math.ceil(timeoutMs)));
+  }
+
+  async extendLease(key: string, value: string, leaseMs: number, timeoutMs: number): Promise<LeaseGrant> {
+    const t0 = this.clock.now();
+    return grant(t0, await this.extendRaw(key, value, leaseMs, Math.ceil(timeoutMs)));
+  }
+
+  async release(key: string, value: string): Promise<void> {
+    await this.call("POST", AgentClient.keyPath(key, "release"), { value });
+  }
+
+  async holder(key: string): Promise<string | undefined> {
+    try {
+      const r = await this.call("GET", `${AgentClient.keyPath(key)}?consistent=true`);
+      return typeof r.value === "string" ? r.value : undefined;
+    } catch (e) {
+      if (e instanceof LockerError && e.code === "not_found") return undefined;
+      throw e;
+    }
+  }
+
+  async waitForRelease(key: string, timeoutMs: number): Promise<void> {
+    const ms = Math.max(0, Math.min(Math.round(timeoutMs), 300_000));
+    await this.call("GET", `${AgentClient.keyPath(key)}?wait=released&timeoutMs=${ms}`, undefined, ms + this.requestTimeoutMs);
+  }
+}
+
+/** The HTTP request may take the operation's budget plus a little; a hung agent then fails fast. */
+function httpBound(timeoutMs: number | undefined): number | undefined {
+  return timeoutMs === undefined ? undefined : timeoutMs + 1000;
+}
+
+function withTimeout(body: Record<string, unknown>, timeoutMs: number | undefined): Record<string, unknown> {
+  return timeoutMs === undefined ? body : { ...body, timeoutMs };
+}
+
+/**
+ * The agent measured `safeForMs` from when its round started, which is after we sent
+ * the request: counting it from our own send time `t0` ends our window no later than
+ * the agent's.
+ */
+function grant(t0: number, r: KeyReply): LeaseGrant {
+  if (typeof r.token !== "string" || typeof r.safeForMs !== "number") {
+    throw new LockerError("invalid", "the agent's answer lacks token or safeForMs");
+  }
+  return { token: BigInt(r.token), safeUntil: t0 + r.safeForMs };
+}

@@ -1,0 +1,21 @@
+// The package's public entry point: the Locker API, its errors, limits and
+// ready-made clusters, with the clock and random types they take.
+export { Locker } from "./locker.js";
+export type { Entry, LockOptions, LockResult, LockerEventMap, LockerOptions, LockerSummary, OperationOptions, VoterSpec } from "./locker.js";
+export { createMemoryLockers, startUdpLocker } from "./locker-cluster.js";
+export type { MemoryCluster, MemoryLockersOptions, SharedLockerOptions, UdpLockerOptions } from "./locker-cluster.js";
+export { DEFAULT_LIMITS } from "./limits.js";
+export type { LockerLimits } from "./limits.js";
+export { LockerError, isLockerError } from "./errors.js";
+export type { LockerErrorCode } from "./errors.js";
+export { casCodec } from "./cas/messages.js";
+export type { CasMessage } from "./cas/messages.js";
+export { SystemClock, VirtualClock, VirtualNodeClock } from "./util/clock.js";
+export type { Clock } from "./util/clock.js";
+export { SeededRandom, cryptoSeededRandom } from "./util/random.js";
+export type { Random } from "./util/random.js";
+export { Mutex, LeaderElection, withLock, lockerLeaseClient, randomHolderId } from "./recipes/index.js";
+export type { LeaseClient, LeaseGrant, MutexOptions, AcquireOptions, MutexState, MutexEvents, ElectionOptions, ElectionEvents, WithLockOptions } from "./recipes/index.js";
+// One process's node (UDP transport + membership + Locker), as the agent runs it.
+export { startNode } from "./node.js";
+export type { LockerNode, NodeOptions } from "./node.js";

@@ -1,0 +1,666 @@
+// The public API: a Locker is one node's handle on the cluster's keys —
+// quorum CAS operations with leases and fencing tokens (src/cas), local dirty
+// reads, waits and events on this node's view.
+import { EventEmitter } from "node:events";
+import { LockerError } from "./errors.js";
+import { DEFAULT_LIMITS, type LockerLimits } from "./limits.js";
+import { type AcceptorEvent, type LocalRecord } from "./cas/acceptor.js";
+import { MAX_NODE_NAME_BYTES, tokenOf } from "./cas/ballot.js";
+import { casCodec, CODEC_MAX_KEY_BYTES, CODEC_MAX_LEASE_MS, CODEC_MAX_VALUE_BYTES, type CasMessage } from "./cas/messages.js";
+import { CasNode, type CasNodeStats, type VoterSpec } from "./cas/node.js";
+import { bytesEqual, type CasOp, type KnownRecord, type OpResult } from "./cas/proposer.js";
+import { decodeValue, encodeValue } from "./cas/value.js";
+import { Transport } from "./transport/transport.js";
+import { ChannelId, type Channel } from "./transport/types.js";
+import type { Clock, TimerHandle } from "./util/clock.js";
+import type { Random } from "./util/random.js";
+
+export type { VoterSpec } from "./cas/node.js";
+
+/**
+ * Options of a Locker. Only `name`, `channel`, `clock`, `random` and `voters`
+ * are required; every other knob has a documented default.
+ */
+export interface LockerOptions {
+  /** This node's unique name (≤ 64 UTF-8 bytes). A node whose name is in `voters` is a voter and runs an acceptor. */
+  name: string;
+  /**
+   * Where CAS messages travel: a Transport (the Locker opens the `cas` channel
+   * on it) or an already opened CAS channel.
+   */
+  channel: Transport | Channel<CasMessage>;
+  clock: Clock;
+  random: Random;
+  /** The static voter configuration; a quorum is a majority of it (never of the members alive). */
+  voters: readonly VoterSpec[];
+  /** Version of the voter configuration carried by every round. Default 1. */
+  configVersion?: number;
+  /** Liveness hint (fed by SWIM): fewer than a majority alive fails fast with `no_quorum`. Default: all alive. */
+  isVoterAlive?: (name: string) => boolean;
+  /** Longest lease. Default 60 000 ms. (Overrides `limits.maxLeaseMs`.) */
+  maxLeaseMs?: number;
+  /**
+   * Time after start during which this node's acceptor does not vote, so no
+   * lease it accepted before a restart can still be live. Default `maxLeaseMs`.
+   * Set 0 only for a voter that starts for the first time in a new cluster.
+   */
+  quietPeriodMs?: number;
+  /** How long an acceptor keeps a dead key before forgetting it. Default maxLeaseMs + maxTimeoutMs + 10 s. */
+  gcGraceMs?: number;
+  /** Bound on clock-rate difference between nodes; the caller's lease is cut by this ratio. Default 0.01. */
+  driftRatio?: number;
+  /** Budget of an operation when the call gives none. Default 5000 ms. */
+  defaultTimeoutMs?: number;
+  limits?: Partial<LockerLimits>;
+  /** Backoff after a lost round: first ceiling, doubling up to `retryMaxMs`. Defaults 10 ms and 500 ms. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** Per-attempt timeout of one request to a voter (retried within the budget). Default 200 ms. */
+  requestAttemptTimeoutMs?: number;
+  /**
+   * After a conflict in the accept phase, how long to wait for the remaining
+   * accept replies: if every voter refused the change it landed nowhere and
+   * the operation can retry cleanly (otherwise a later conflict ends in
+   * `timeout`, outcome unknown). Default 50 ms.
+   */
+  drainGraceMs?: number;
+  /** Close the Transport given in `channel` when the Locker closes. Default false. */
+  closeTransport?: boolean;
+}
+
+/** A key's state as an operation or a local read sees it. */
+export interface Entry {
+  key: string;
+  value: unknown;
+  /** Fencing token: the ballot counter of the round that created the lock; strictly increases across holders. */
+  token: bigint;
+  /** Lease left as this node estimates it (for a holder, act on `safeUntil`, not on this). */
+  leaseRemainingMs: number;
+}
+
+export interface LockResult extends Entry {
+  leaseMs: number;
+  /**
+   * Local monotonic time (the Locker's `clock.now()`) until which the caller may
+   * act as holder: t0 + leaseMs × (1 − driftRatio), where t0 is when the round
+   * that started the lease began. No voter sees the key free before it.
+   */
+  safeUntil: number;
+}
+
+export interface OperationOptions {
+  /** Budget for the whole operation (queueing, rounds, retries). */
+  timeoutMs?: number;
+}
+
+export interface LockOptions extends OperationOptions {
+  leaseMs: number;
+}
+
+export interface LockerSummary {
+  name: string;
+  voter: boolean;
+  /** This node's acceptor is still in its quiet period. */
+  quiet: boolean;
+  /** Live leases in the local view. */
+  leases: number;
+  /** Keys with acceptor state (live, expired-not-yet-forgotten, promised). */
+  acceptorKeys: number;
+  pendingRounds: number;
+  fastPathKeys: number;
+  quorum: number;
+  voters: number;
+  stats: CasNodeStats;
+}
+
+export interface LockerEventMap {
+  /** A key became present in the local view. */
+  acquired: [Entry];
+  /** A key was released (deleted) in the local view. */
+  released: [{ key: string; value: unknown }];
+  /** A key's lease ran out in the local view. */
+  expired: [{ key: string; value: unknown }];
+  /** Any change of a key in the local view; `entry` undefined means absent. */
+  changed: [{ key: string; entry: Entry | undefined }];
+}
+
+interface Waiter {
+  kind: "present" | "absent";
+  resolve: (value: unknown) => void;
+  reject: (e: Error) => void;
+  timer: TimerHandle | undefined;
+  recheck: TimerHandle | undefined;
+}
+
+/**
+ * One node's Locker. Operations are linearizable per key (CASPaxos over the
+ * configured voters); reads of the local view (`dirtyRead`, `keys`, `waitFor`,
+ * `waitForRelease`, events) may be stale.
+ *
+ * Errors (LockerError codes), precisely:
+ * - `locked` (lock: the key is held), `mismatch` (the value differs),
+ *   `not_found` (the key is absent or its lease ran out): the check failed
+ *   against a chosen state; nothing changed.
+ * - `no_quorum`: fewer than a majority of voters are alive (by the liveness
+ *   hint: at once) or answered within the budget, and no change of this call
+ *   can have reached any voter — nothing took effect.
+ * - `timeout` (details.outcome "unknown"): a change of this call was sent and
+ *   may have reached a voter, but the call could not confirm it (no majority in
+ *   time, or the key moved on past it): it may or may not have taken effect,
+ *   and may still take effect later (until a later change supersedes it).
+ *   Read the key to find out.
+ * - `contention`: concurrent rounds on the key kept winning; every voter
+ *   refused this call's change (or none was sent) — nothing took effect; retry.
+ * - `invalid`: a bad argument (key, value, lease, budget, or a key and value
+ *   that do not fit one datagram). `unavailable`: closed, too many operations
+ *   in flight or queued on the key, or a voter runs another configuration.
+ *
+ * Fencing tokens strictly increase across successive holders of a key,
+ * including across expiry and garbage collection. Known edge (DESIGN.md): a
+ * majority of voters that restart with memory loss while wall clocks are
+ * skewed by more than a lease could issue a token below a forgotten one; the
+ * quiet period protects leases, not token order.
+ */
+export class Locker extends EventEmitter<LockerEventMap> {
+  readonly name: string;
+  readonly limits: Readonly<LockerLimits>;
+  readonly driftRatio: number;
+  readonly defaultTimeoutMs: number;
+  private readonly node: CasNode;
+  private readonly clock: Clock;
+  private readonly channel: Channel<CasMessage>;
+  private readonly transport: Transport | undefined;
+  private readonly closeTransport: boolean;
+  /** What a non-voter learned from its own operations (a voter's view is its acceptor). */
+  private readonly learned = new Map<string, LocalRecord>();
+  private learnsSinceSweep = 0;
+  /** Replication's listeners on acceptor events (see onAcceptorChange). */
+  private readonly acceptorListeners = new Set<(events: readonly AcceptorEvent[]) => void>();
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private waiterCount = 0;
+  private closed = false;
+
+  constructor(options: LockerOptions) {
+    super();
+    if (typeof options.name !== "string" || options.name.length === 0 || Buffer.byteLength(options.name) > MAX_NODE_NAME_BYTES) {
+      throw new LockerError("invalid", `name must be 1..${MAX_NODE_NAME_BYTES} UTF-8 bytes`);
+    }
+    const maxLeaseMs = options.maxLeaseMs ?? options.limits?.maxLeaseMs ?? DEFAULT_LIMITS.maxLeaseMs;
+    const limits: LockerLimits = { ...DEFAULT_LIMITS, ...options.limits, maxLeaseMs };
+    checkLimits(limits);
+    this.limits = Object.freeze(limits);
+    this.name = options.name;
+    this.clock = options.clock;
+    this.driftRatio = options.driftRatio ?? 0.01;
+    if (!(this.driftRatio >= 0 && this.driftRatio < 0.5)) throw new LockerError("invalid", "driftRatio must be in [0, 0.5)");
+    this.defaultTimeoutMs = options.defaultTimeoutMs ?? 5000;
+    checkTimeout(this.defaultTimeoutMs, limits);
+    for (const v of options.voters) {
+      if (typeof v.name !== "string" || v.name.length === 0 || Buffer.byteLength(v.name) > MAX_NODE_NAME_BYTES) {
+        throw new LockerError("invalid", `voter name must be 1..${MAX_NODE_NAME_BYTES} UTF-8 bytes`);
+      }
+    }
+    if (options.channel instanceof Transport) {
+      this.transport = options.channel;
+      this.channel = options.channel.channel(ChannelId.cas, casCodec);
+    } else {
+      this.transport = undefined;
+      this.channel = options.channel;
+    }
+    this.closeTransport = options.closeTransport ?? false;
+    const quietPeriodMs = options.quietPeriodMs ?? maxLeaseMs;
+    const gcGraceMs = options.gcGraceMs ?? maxLeaseMs + limits.maxTimeoutMs + 10_000;
+    if (!(quietPeriodMs >= 0) || !(gcGraceMs >= maxLeaseMs)) {
+      throw new LockerError("invalid", "quietPeriodMs must be ≥ 0 and gcGraceMs ≥ maxLeaseMs");
+    }
+    this.node = new CasNode({
+      name: options.name,
+      channel: this.channel,
+      clock: options.clock,
+      random: options.random,
+      voters: options.voters,
+      configVersion: options.configVersion ?? 1,
+      isVoterAlive: options.isVoterAlive ?? (() => true),
+      quietPeriodMs,
+      gcGraceMs,
+      limits,
+      retryBaseMs: options.retryBaseMs ?? 10,
+      retryMaxMs: options.retryMaxMs ?? 500,
+      requestAttemptTimeoutMs: options.requestAttemptTimeoutMs ?? 200,
+      drainGraceMs: options.drainGraceMs ?? 50,
+      onAcceptorEvents: (events) => this.onAcceptorEvents(events),
+    });
+  }
+
+  /** The quorum CAS node (stats, acceptor) — for tests, the simulator and the agent. */
+  get cas(): CasNode {
+    return this.node;
+  }
+
+  // ---- quorum operations ----
+
+  /**
+   * Takes `key` with `value` for `leaseMs` if it is absent or expired at a quorum.
+   * @throws LockerError `locked` | `no_quorum` | `timeout` | `contention` | `invalid` | `unavailable`
+   */
+  async lock(key: string, value: unknown, options: LockOptions): Promise<LockResult> {
+    const k = this.checkKey(key);
+    const bytes = this.checkValue(value);
+    const leaseMs = this.checkLease(options?.leaseMs);
+    const r = await this.run(k, { kind: "lock", value: bytes, leaseMs }, options, bytes);
+    return this.leaseResult(k, r, leaseMs, bytes);
+  }
+
+  /**
+   * Replaces the value if it equals `expected`; the lease runs on unchanged.
+   * @throws LockerError `mismatch` | `not_found` | `no_quorum` | `timeout` | `contention` | `invalid` | `unavailable`
+   */
+  async update(key: string, expected: unknown, newValue: unknown, options: OperationOptions = {}): Promise<Entry> {
+    const k = this.checkKey(key);
+    const exp = this.checkValue(expected);
+    const bytes = this.checkValue(newValue);
+    const r = await this.run(k, { kind: "update", expected: exp, value: bytes }, options, bytes);
+    if (!r.record) {
+      // An earlier round of this call won, but the (carried) lease ran out before it learned so.
+      return { key: k, value: decodeValue(bytes), token: tokenOf(r.writtenToken ?? 0), leaseRemainingMs: 0 };
+    }
+    return this.entryOf(k, r.record);
+  }
+
+  /**
+   * Restarts the lease at `leaseMs` from now if the value equals `value`. The token is kept.
+   * @throws LockerError `mismatch` | `not_found` | `no_quorum` | `timeout` | `contention` | `invalid` | `unavailable`
+   */
+  async extendLease(key: string, value: unknown, leaseMs: number, options: OperationOptions = {}): Promise<LockResult> {
+    const k = this.checkKey(key);
+    const bytes = this.checkValue(value);
+    const lease = this.checkLease(leaseMs);
+    const r = await this.run(k, { kind: "extend", value: bytes, leaseMs: lease }, options, bytes);
+    return this.leaseResult(k, r, lease, bytes);
+  }
+
+  /**
+   * Deletes the key if its value equals `value`.
+   * @throws LockerError `mismatch` | `not_found` | `no_quorum` | `timeout` | `contention` | `invalid` | `unavailable`
+   */
+  async release(key: string, value: unknown, options: OperationOptions = {}): Promise<void> {
+    const k = this.checkKey(key);
+    const bytes = this.checkValue(value);
+    await this.run(k, { kind: "release", value: bytes }, options, bytes);
+  }
+
+  /**
+   * Linearizable read: the value chosen at a quorum (undefined when absent or expired).
+   * @throws LockerError `no_quorum` | `timeout` | `contention` | `invalid` | `unavailable`
+   */
+  async read(key: string, options: OperationOptions = {}): Promise<Entry | undefined> {
+    const k = this.checkKey(key);
+    const r = await this.run(k, { kind: "read" }, options, undefined);
+    return r.record ? this.entryOf(k, r.record) : undefined;
+  }
+
+  /** Time (ms) a majority of voters takes to answer a probe. @throws `no_quorum` | `unavailable` */
+  lag(options: OperationOptions = {}): Promise<number> {
+    return this.node.probe(this.timeoutOf(options));
+  }
+
+  // ---- local view ----
+
+  /** This node's copy of a key (its acceptor's, or what a non-voter learned); may be stale. */
+  dirtyRead(key: string): Entry | undefined {
+    const k = this.checkKey(key);
+    const r = this.localRecord(k);
+    return r ? this.entryOf(k, { value: r.value, token: r.token, expiresAt: r.expiresAt }) : undefined;
+  }
+
+  /** Live local entries whose key starts with `prefix` (at most `limit`). */
+  keys(prefix = "", limit = 10_000): Entry[] {
+    const now = this.clock.now();
+    this.node.tickNow();
+    const acceptor = this.node.acceptor;
+    const out: Entry[] = [];
+    if (acceptor) {
+      // Reserved (NUL-prefixed) keys belong to the cluster (src/replication/reconfig.ts), not to clients.
+      for (const [k, r] of acceptor.entries(prefix, now, limit + 1)) if (k.charCodeAt(0) !== 0 && out.length < limit) out.push(this.entryOf(k, r));
+    } else {
+      for (const [k, r] of this.learned) {
+        if (out.length >= limit) break;
+        if (r.expiresAt > now && k.startsWith(prefix) && k.charCodeAt(0) !== 0) out.push(this.entryOf(k, r));
+      }
+    }
+    return out;
+  }
+
+  /** Resolves with the key's value once it is present in the local view. @throws `timeout` | `invalid` | `unavailable` */
+  waitFor(key: string, timeoutMs: number): Promise<unknown> {
+    const k = this.checkKey(key);
+    checkTimeout(timeoutMs, this.limits);
+    const r = this.localRecord(k);
+    if (r) return Promise.resolve(decodeValue(r.value));
+    return this.addWaiter(k, "present", timeoutMs);
+  }
+
+  /** Resolves once the key is absent in the local view (released or expired). @throws `timeout` | `invalid` | `unavailable` */
+  async waitForRelease(key: string, timeoutMs: number): Promise<void> {
+    const k = this.checkKey(key);
+    checkTimeout(timeoutMs, this.limits);
+    if (!this.localRecord(k)) return;
+    await this.addWaiter(k, "absent", timeoutMs);
+  }
+
+  summary(): LockerSummary {
+    const now = this.clock.now();
+    this.node.tickNow();
+    const acceptor = this.node.acceptor;
+    let leases = 0;
+    if (acceptor) leases = acceptor.liveCount(now);
+    else for (const r of this.learned.values()) if (r.expiresAt > now) leases++;
+    return {
+      name: this.name,
+      voter: this.node.isVoter,
+      quiet: this.node.quiet,
+      leases,
+      acceptorKeys: acceptor?.size ?? 0,
+      pendingRounds: this.node.pendingOperations,
+      fastPathKeys: this.node.fastPathKeys,
+      quorum: this.node.quorum,
+      voters: this.node.voterCount,
+      stats: { ...this.node.stats },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.node.close();
+    for (const set of this.waiters.values()) {
+      for (const w of set) {
+        this.clock.clearTimer(w.timer);
+        this.clock.clearTimer(w.recheck);
+        w.reject(new LockerError("unavailable", "locker is closed"));
+      }
+    }
+    this.waiters.clear();
+    this.waiterCount = 0;
+    if (this.closeTransport && this.transport) await this.transport.close();
+  }
+
+  // ---- internals ----
+
+  private async run(key: string, op: CasOp, options: OperationOptions | undefined, bytes: Uint8Array | undefined): Promise<OpResult> {
+    if (this.closed) throw new LockerError("unavailable", "locker is closed");
+    const timeoutMs = this.timeoutOf(options ?? {});
+    this.checkFits(key, bytes);
+    const r = await this.node.execute(key, op, timeoutMs);
+    if (!this.node.isVoter) this.learn(key, r.record);
+    return r;
+  }
+
+  private timeoutOf(options: OperationOptions): number {
+    const t = options.timeoutMs ?? this.defaultTimeoutMs;
+    checkTimeout(t, this.limits);
+    return t;
+  }
+
+  private leaseResult(key: string, r: OpResult, leaseMs: number, bytes: Uint8Array): LockResult {
+    const rec = r.record;
+    const start = r.leaseStart ?? this.clock.now();
+    const now = this.clock.now();
+    if (!rec) {
+      // An earlier round of this call won, but its lease ran out before the
+      // call learned it: it did hold, and safeUntil is already past.
+      return {
+        key,
+        value: decodeValue(bytes),
+        token: tokenOf(r.writtenToken ?? 0),
+        leaseMs,
+        leaseRemainingMs: 0,
+        safeUntil: start + leaseMs * (1 - this.driftRatio),
+      };
+    }
+    return {
+      key,
+      value: decodeValue(rec.value),
+      token: tokenOf(rec.token),
+      leaseMs,
+      leaseRemainingMs: Math.max(0, rec.expiresAt - now),
+      safeUntil: start + leaseMs * (1 - this.driftRatio),
+    };
+  }
+
+  private entryOf(key: string, r: KnownRecord): Entry {
+    return { key, value: decodeValue(r.value), token: tokenOf(r.token), leaseRemainingMs: Math.max(0, r.expiresAt - this.clock.now()) };
+  }
+
+  private localRecord(key: string): LocalRecord | undefined {
+    const now = this.clock.now();
+    const acceptor = this.node.acceptor;
+    if (acceptor) {
+      this.node.tickNow();
+      return acceptor.get(key, now);
+    }
+    const r = this.learned.get(key);
+    if (r && r.expiresAt <= now) {
+      this.learned.delete(key);
+      this.emitTransition(key, r, null, "expired");
+      return undefined;
+    }
+    return r;
+  }
+
+  private learn(key: string, record: KnownRecord | null): void {
+    this.sweepLearned();
+    const before = this.localRecord(key) ?? null;
+    if (record) {
+      if (this.learned.size >= this.limits.maxKeys && !this.learned.has(key)) return;
+      this.learned.set(key, { value: record.value, token: record.token, expiresAt: record.expiresAt });
+    } else {
+      this.learned.delete(key);
+    }
+    this.emitTransition(key, before, record, "changed");
+  }
+
+  /**
+   * Replication hook (src/replication): `listener` sees every event of this
+   * node's acceptor (accepted changes and local expiries), including changes
+   * that leave the value and token as they were (lease extensions), which the
+   * `changed` event does not report. Returns an unsubscribe function.
+   */
+  onAcceptorChange(listener: (events: readonly AcceptorEvent[]) => void): () => void {
+    this.acceptorListeners.add(listener);
+    return () => this.acceptorListeners.delete(listener);
+  }
+
+  /**
+   * Replication hook (src/replication): on a non-voter, a change pushed by a
+   * voter enters the local view (dirtyRead, keys, waitFor, events). Ignored on
+   * a voter, whose view is its own acceptor.
+   */
+  applyReplicated(key: string, record: LocalRecord | null, cause: "changed" | "expired" = "changed"): void {
+    if (this.closed || this.node.isVoter) return;
+    const before = this.localRecord(key) ?? null;
+    const after = record && record.expiresAt > this.clock.now() ? record : null;
+    if (after) {
+      if (this.learned.size >= this.limits.maxKeys && !this.learned.has(key)) return;
+      this.learned.set(key, after);
+    } else {
+      this.learned.delete(key);
+    }
+    this.emitTransition(key, before, after, cause);
+  }
+
+  /** Drops lapsed entries of a non-voter's view now and then, so it holds about as many entries as live keys. */
+  private sweepLearned(): void {
+    if (this.learned.size < 1024 || ++this.learnsSinceSweep < this.learned.size / 4) return;
+    this.learnsSinceSweep = 0;
+    const now = this.clock.now();
+    for (const [k, r] of this.learned) {
+      if (r.expiresAt <= now) {
+        this.learned.delete(k);
+        this.emitTransition(k, r, null, "expired");
+      }
+    }
+  }
+
+  private onAcceptorEvents(events: AcceptorEvent[]): void {
+    for (const listener of this.acceptorListeners) {
+      try {
+        listener(events);
+      } catch {
+        // A listener's failure must not break the acceptor's reply path.
+      }
+    }
+    for (const e of events) {
+      if (e.kind === "expired") this.emitTransition(e.key, e.record, null, "expired");
+      else this.emitTransition(e.key, e.before, e.after, "changed");
+    }
+  }
+
+  private emitTransition(key: string, before: LocalRecord | null, after: LocalRecord | KnownRecord | null, cause: "changed" | "expired"): void {
+    if (key.charCodeAt(0) === 0) return; // reserved keys raise no client events
+    const same = before && after && before.token === after.token && bytesEqual(before.value, after.value);
+    if (same || (!before && !after)) return;
+    const entry = after ? this.entryOf(key, after) : undefined;
+    if (after && !before) this.emit("acquired", entry!);
+    if (!after && before) {
+      const value = decodeValue(before.value);
+      if (cause === "expired") this.emit("expired", { key, value });
+      else this.emit("released", { key, value });
+    }
+    this.emit("changed", { key, entry });
+    this.wake(key, after);
+  }
+
+  private addWaiter(key: string, kind: "present" | "absent", timeoutMs: number): Promise<unknown> {
+    if (this.closed) return Promise.reject(new LockerError("unavailable", "locker is closed"));
+    if (this.waiterCount >= this.limits.maxWaiters) {
+      return Promise.reject(new LockerError("unavailable", `too many waiters (limit ${this.limits.maxWaiters})`));
+    }
+    return new Promise((resolve, reject) => {
+      let set = this.waiters.get(key);
+      if (!set) {
+        set = new Set();
+        this.waiters.set(key, set);
+      }
+      const w: Waiter = { kind, resolve, reject, timer: undefined, recheck: undefined };
+      set.add(w);
+      this.waiterCount++;
+      w.timer = this.clock.setTimer(timeoutMs, () => {
+        this.removeWaiter(key, w);
+        reject(new LockerError("timeout", `key "${key}" did not become ${kind} within ${timeoutMs} ms`));
+      });
+      if (kind === "absent") this.armRecheck(key, w);
+    });
+  }
+
+  /** A wait for absence also wakes at the lease's end, so expiry resolves it even without an acceptor event. */
+  private armRecheck(key: string, w: Waiter): void {
+    const r = this.localRecord(key);
+    if (!r) return;
+    w.recheck = this.clock.setTimer(Math.max(0, r.expiresAt - this.clock.now()) + 1, () => {
+      w.recheck = undefined;
+      if (!this.localRecord(key)) {
+        this.removeWaiter(key, w);
+        w.resolve(undefined);
+      } else {
+        this.armRecheck(key, w);
+      }
+    });
+  }
+
+  private removeWaiter(key: string, w: Waiter): void {
+    const set = this.waiters.get(key);
+    if (!set || !set.delete(w)) return;
+    this.waiterCount--;
+    this.clock.clearTimer(w.timer);
+    this.clock.clearTimer(w.recheck);
+    if (set.size === 0) this.waiters.delete(key);
+  }
+
+  private wake(key: string, after: LocalRecord | KnownRecord | null): void {
+    const set = this.waiters.get(key);
+    if (!set) return;
+    for (const w of [...set]) {
+      if (w.kind === "present" && after) {
+        this.removeWaiter(key, w);
+        w.resolve(decodeValue(after.value));
+      } else if (w.kind === "absent" && !after) {
+        this.removeWaiter(key, w);
+        w.resolve(undefined);
+      } else if (w.kind === "absent" && after) {
+        // A new lease: re-arm the expiry check for it.
+        this.clock.clearTimer(w.recheck);
+        this.armRecheck(key, w);
+      }
+    }
+  }
+
+  private checkKey(key: unknown): string {
+    if (typeof key !== "string") throw new LockerError("invalid", "key must be a string");
+    const n = Buffer.byteLength(key, "utf8");
+    if (n === 0 || n > this.limits.maxKeyBytes) throw new LockerError("invalid", `key must be 1..${this.limits.maxKeyBytes} UTF-8 bytes (got ${n})`);
+    // Keys starting with NUL are reserved for the cluster itself (the voter
+    // configuration, src/replication/reconfig.ts): a client must not forge them.
+    if (key.charCodeAt(0) === 0) throw new LockerError("invalid", "keys starting with a NUL character are reserved");
+    return key;
+  }
+
+  private checkValue(value: unknown): Uint8Array {
+    const bytes = encodeValue(value);
+    if (bytes.length > this.limits.maxValueBytes) {
+      throw new LockerError("invalid", `value is ${bytes.length} bytes encoded; the limit is ${this.limits.maxValueBytes}`);
+    }
+    return bytes;
+  }
+
+  private checkLease(leaseMs: unknown): number {
+    if (typeof leaseMs !== "number" || !Number.isFinite(leaseMs) || leaseMs < this.limits.minLeaseMs || leaseMs > this.limits.maxLeaseMs) {
+      throw new LockerError("invalid", `leaseMs must be a number in ${this.limits.minLeaseMs}..${this.limits.maxLeaseMs}`);
+    }
+    return leaseMs;
+  }
+
+  /** Every CAS message must fit one datagram: check the largest one this operation can send. */
+  private checkFits(key: string, bytes: Uint8Array | undefined): void {
+    // A read writes back only what someone already wrote; a write must fit
+    // both as an accept (with a write-back's origin, the largest form) and in
+    // the promise replies that will carry it back, with the largest ballots.
+    if (!bytes) return;
+    const big = { c: Number.MAX_SAFE_INTEGER, node: "x".repeat(MAX_NODE_NAME_BYTES) };
+    const record = { value: bytes, leaseMs: CODEC_MAX_LEASE_MS, token: Number.MAX_SAFE_INTEGER };
+    const size = Math.max(
+      this.channel.encodedSize({ type: "accept", cfg: 0xffffffff, key, ballot: big, nextC: Number.MAX_SAFE_INTEGER, origin: big, record }),
+      this.channel.encodedSize({ type: "promise", accepted: big, record, floor: big, origin: big, lapsed: false }),
+    );
+    if (size > this.channel.maxMessageBytes) {
+      throw new LockerError("invalid", `key and value take up to ${size} bytes on the wire; one datagram carries ${this.channel.maxMessageBytes}`, {
+        size,
+        limit: this.channel.maxMessageBytes,
+      });
+    }
+  }
+}
+
+function checkTimeout(t: unknown, limits: LockerLimits): void {
+  if (typeof t !== "number" || !Number.isFinite(t) || t <= 0 || t > limits.maxTimeoutMs) {
+    throw new LockerError("invalid", `timeoutMs must be a number in (0, ${limits.maxTimeoutMs}]`);
+  }
+}
+
+function checkLimits(l: LockerLimits): void {
+  const positive = (n: number, max: number, what: string): void => {
+    if (!Number.isFinite(n) || n <= 0 || n > max) throw new LockerError("invalid", `${what} must be in (0, ${max}]`);
+  };
+  positive(l.maxKeyBytes, CODEC_MAX_KEY_BYTES, "limits.maxKeyBytes");
+  positive(l.maxValueBytes, CODEC_MAX_VALUE_BYTES, "limits.maxValueBytes");
+  positive(l.minLeaseMs, CODEC_MAX_LEASE_MS, "limits.minLeaseMs");
+  positive(l.maxLeaseMs, CODEC_MAX_LEASE_MS, "maxLeaseMs");
+  if (l.maxLeaseMs < l.minLeaseMs) throw new LockerError("invalid", "maxLeaseMs must be ≥ minLeaseMs");
+  positive(l.maxPendingRounds, 1e7, "limits.maxPendingRounds");
+  positive(l.maxQueuedPerKey, 1e7, "limits.maxQueuedPerKey");
+  positive(l.maxRetries, 1000, "limits.maxRetries");
+  positive(l.maxKeys, 1e9, "limits.maxKeys");
+  positive(l.maxFastPathKeys, 1e9, "limits.maxFastPathKeys");
+  positive(l.maxWaiters, 1e9, "limits.maxWaiters");
+  positive(l.maxTimeoutMs, CODEC_MAX_LEASE_MS, "limits.maxTimeoutMs");
+}

@@ -1,0 +1,440 @@
+// Voter reconfiguration, one voter at a time (DESIGN.md "Voters, members, replicas").
+//
+// Why this is safe. Quorums are majorities of the configured voters. For two
+// configurations that differ by one voter, every prepare quorum of the newer
+// intersects every accept quorum of the older (add: ⌊(n+1)/2⌋ + ⌊n/2⌋+1 > n;
+// remove: likewise), so a value chosen under version v is seen by a round
+// under v+1. Two versions apart they need not intersect, so before the next
+// change every key is read under v+1 with a prepare quorum of v+1 and written
+// back unless a quorum of v+1 already agrees on it: the CASPaxos "rewrite"
+// step, which leaves every chosen value on an accept quorum of v+1. Acceptors
+// refuse rounds of any other version (and answer with theirs), so once a
+// majority of the new voters runs v+1 no round of v can be chosen any more.
+//
+// Which configuration follows version v is itself agreed by CAS: a reserved
+// key per version, `successorKey(v)`, is taken with `lock` (write-once), so of
+// two coordinators changing v concurrently exactly one wins, even if one's
+// round is retried under a newer version. A coordinator that finds a successor
+// already chosen, or its own version not yet marked settled (the successor key
+// of v−1 holds a `settled` flag), completes it (activate + rewrite + settle)
+// before anything else: a crash halfway loses nothing. If that key is gone
+// (its week-long lease lapsed), the running version is rewritten first, as if
+// it were unsettled.
+import { LockerError, isLockerError } from "../errors.js";
+import type { Locker } from "../locker.js";
+import type { Address, Channel, RequestOptions } from "../transport/types.js";
+import type { Clock } from "../util/clock.js";
+import { decodeValue, encodeValue } from "../cas/value.js";
+import type { Ballot } from "../cas/ballot.js";
+import { configsEqual, MAX_VOTERS, normalizeConfig, type ChangeEntry, type ReplMessage, type VoterConfig } from "./messages.js";
+import { seedAcceptor } from "./source.js";
+import type { ConfigHandler, PeerSpec } from "./replicator.js";
+import type { StoredRecord } from "./store.js";
+
+/** Prefix of the reserved keys that hold the agreed configurations. Clients cannot use them (they start with a NUL). */
+export const CONFIG_KEY = "\u0000locker/config";
+
+/** The key that holds the configuration chosen to follow version `version`. */
+export function successorKey(version: number): string {
+  return `${CONFIG_KEY}/${version}`;
+}
+/** Lease of a configuration key: long, restarted when the change settles. Its expiry only costs a rewrite (see change). */
+const CONFIG_LEASE_MS = 7 * 24 * 3600 * 1000;
+
+interface Register {
+  config: VoterConfig;
+  /** The rewrite under `config` finished: the next change may start from it. */
+  settled: boolean;
+  /** The exact bytes held (the `expected` of the next update). */
+  raw: unknown;
+}
+
+export interface ConfiguratorOptions {
+  name: string;
+  locker: Locker;
+  channel: Channel<ReplMessage>;
+  clock: Clock;
+  /** Alive members other than this node (to spread activations and fetch configurations). */
+  members(): readonly PeerSpec[];
+  /**
+   * Where a voter of a configuration receives replication messages. Default:
+   * its configured address. A composition that names voters by member name
+   * (addresses resolved by membership) maps the name here.
+   */
+  addressOf?(voter: { name: string; address: string }): Address | undefined;
+  /** The address a new voter gets in the configuration. Default: the member's address. */
+  voterAddressOf?(member: PeerSpec): string;
+  /** A replica's copy of the keys, used to fill this node's new acceptor when it is promoted. */
+  replicaEntries?(): Iterable<{ key: string; ballot: Ballot; origin: Ballot | null; record: StoredRecord }>;
+  /** Called after this node activated a configuration. */
+  onActivated?(config: VoterConfig, change: "promoted" | "demoted" | "unchanged"): void;
+  /** Lease taken off a replica's copy before it fills a promoted acceptor (see seedAcceptor). Default 1000 ms. */
+  seedMarginMs?: number;
+  /** Budget of each CAS operation of a change (register writes, rewrites). Default 5000 ms. */
+  opTimeoutMs?: number;
+  /** Keys rewritten in parallel. Default 64. */
+  rewriteConcurrency?: number;
+  request?: RequestOptions;
+  /**
+   * Deliberately unsafe: skip the rewrite between changes (and the filling of
+   * a promoted acceptor from its replica copy, which would hide the gap most
+   * of the time). Only for showing that the simulator catches it: two changes
+   * apart, quorums need not meet.
+   */
+  unsafeSkipRewrite?: boolean;
+}
+
+export interface ReconfigStats {
+  activations: number;
+  changes: number;
+  completedForOthers: number;
+  keysRewritten: number;
+  rewriteFailures: number;
+  configFetches: number;
+  seededKeys: number;
+}
+
+export class Configurator implements ConfigHandler {
+  readonly stats: ReconfigStats = { activations: 0, changes: 0, completedForOthers: 0, keysRewritten: 0, rewriteFailures: 0, configFetches: 0, seededKeys: 0 };
+  private fetching: Promise<boolean> | undefined;
+  private changing = false;
+  private readonly opTimeoutMs: number;
+  private readonly concurrency: number;
+  private readonly requestOptions: RequestOptions;
+
+  constructor(private readonly o: ConfiguratorOptions) {
+    this.opTimeoutMs = o.opTimeoutMs ?? 5000;
+    this.concurrency = o.rewriteConcurrency ?? 64;
+    this.requestOptions = { attemptTimeoutMs: 200, retries: 6, timeoutMs: 3000, ...o.request };
+    o.locker.cas.setConfigHooks({
+      onNewerConfig: (version, from) => this.newerSeen(version, from),
+      awaitConfig: (version) => this.awaitVersion(version),
+    });
+  }
+
+  current(): VoterConfig {
+    return normalizeConfig(this.o.locker.cas.configVersion, this.o.locker.cas.voters);
+  }
+
+  // ---- learning configurations ----
+
+  activate(config: VoterConfig, _from: Address): void {
+    this.apply(config);
+  }
+
+  newerSeen(version: number, from: Address): void {
+    if (version <= this.current().version || this.fetching) return;
+    this.fetching = this.fetchFrom([from]).finally(() => {
+      this.fetching = undefined;
+    });
+  }
+
+  /** Learns configuration `version` (or newer) from any voter or member; true once this node runs it. */
+  async awaitVersion(version: number): Promise<boolean> {
+    if (this.current().version >= version) return true;
+    if (this.fetching) await this.fetching;
+    if (this.current().version >= version) return true;
+    const candidates = [...this.current().voters.filter((v) => v.name !== this.o.name).map((v) => this.reach(v)), ...this.o.members().map((m) => m.address)];
+    await this.fetchFrom([...new Set(candidates.filter((a): a is Address => a !== undefined))], version);
+    return this.current().version >= version;
+  }
+
+  private async fetchFrom(addresses: readonly Address[], wanted = 0): Promise<boolean> {
+    for (const address of addresses) {
+      this.stats.configFetches++;
+      try {
+        const r = await this.o.channel.request(address, { type: "cfgGet" }, this.requestOptions);
+        if (r.type === "cfg") this.apply(r.config);
+        if (this.current().version >= wanted) return true;
+      } catch {
+        // try the next one
+      }
+    }
+    return false;
+  }
+
+  /** Switches this node to `config` if it is newer; fills a new acceptor from the replica's copy. */
+  private apply(config: VoterConfig): void {
+    const cas = this.o.locker.cas;
+    if (config.version <= cas.configVersion) return;
+    // A demoted voter keeps showing what its acceptor held until the voters' snapshot arrives.
+    const leaving = cas.acceptor && !config.voters.some((v) => v.name === this.o.name) ? cas.acceptor.entries("", this.o.clock.now(), Number.MAX_SAFE_INTEGER) : [];
+    const change = cas.applyConfiguration(config.version, config.voters);
+    if (change === "stale") return;
+    this.stats.activations++;
+    if (change === "promoted" && !this.o.unsafeSkipRewrite) this.seed();
+    if (change === "demoted") for (const [k, r] of leaving) this.o.locker.applyReplicated(k, r, "changed");
+    this.o.onActivated?.(config, change);
+  }
+
+  /** A promoted node's acceptor starts with what its replica copy holds (see seedAcceptor). */
+  private seed(): void {
+    const entries = this.o.replicaEntries?.();
+    if (!entries) return;
+    const now = this.o.clock.now();
+    const changes: ChangeEntry[] = [];
+    for (const e of entries) {
+      const remainingMs = Math.floor(e.record.expiresAt - now);
+      if (remainingMs > 0) changes.push({ key: e.key, ballot: e.ballot, origin: e.origin, record: { value: e.record.value, token: e.record.token, remainingMs } });
+    }
+    this.stats.seededKeys += seedAcceptor(this.o.locker, changes, now, this.o.seedMarginMs ?? 1000);
+  }
+
+  // ---- changes ----
+
+  /** Adds a voter (a member that is not one). */
+  addVoter(voter: PeerSpec): Promise<VoterConfig> {
+    return this.change((c) => {
+      if (c.voters.some((v) => v.name === voter.name)) throw new LockerError("invalid", `${voter.name} is already a voter`);
+      if (c.voters.length >= MAX_VOTERS) throw new LockerError("invalid", `at most ${MAX_VOTERS} voters`);
+      return [...c.voters, { name: voter.name, address: this.o.voterAddressOf ? this.o.voterAddressOf(voter) : voter.address }];
+    });
+  }
+
+  /** Promotes a replica (a live member) to voter. */
+  promote(name: string): Promise<VoterConfig> {
+    const m = this.o.members().find((x) => x.name === name);
+    if (!m) return Promise.reject(new LockerError("invalid", `${name} is not a live member`));
+    return this.addVoter(m);
+  }
+
+  /** Removes a voter (it becomes a replica if it is still running). */
+  removeVoter(name: string): Promise<VoterConfig> {
+    return this.change((c) => {
+      if (!c.voters.some((v) => v.name === name)) throw new LockerError("invalid", `${name} is not a voter`);
+      if (c.voters.length === 1) throw new LockerError("invalid", "cannot remove the last voter");
+      return c.voters.filter((v) => v.name !== name);
+    });
+  }
+
+  private async change(next: (c: VoterConfig) => ReadonlyArray<{ name: string; address: string }>): Promise<VoterConfig> {
+    if (this.changing) throw new LockerError("unavailable", "a reconfiguration is already running on this node");
+    this.changing = true;
+    try {
+      for (let attempt = 0; attempt < 16; attempt++) {
+        const cur = this.current();
+        // 1. Has a successor of the running version been chosen already? Complete it.
+        const chosen = await this.readRegister(cur.version);
+        if (this.current().version !== cur.version) continue; // learned a newer one meanwhile
+        if (chosen) {
+          this.stats.completedForOthers++;
+          if (chosen.settled) {
+            // Done by others; this node only lagged behind: catch up, no rewrite needed.
+            this.apply(chosen.config);
+            await this.spread(chosen.config);
+          } else {
+            await this.complete(chosen);
+          }
+          continue;
+        }
+        // 2. Is the running version settled (rewritten)? If not, or unknown, settle it first.
+        if (cur.version > 1) {
+          const own = await this.readRegister(cur.version - 1);
+          if (this.current().version !== cur.version) continue;
+          if (own && own.config.version === cur.version) {
+            if (!own.settled) {
+              this.stats.completedForOthers++;
+              await this.complete(own);
+            }
+          } else {
+            // The key is gone (its long lease ran out) or unreadable: whether the running version was settled is unknown.
+            await this.rewrite(cur);
+          }
+        }
+        // 3. Choose the successor: write-once, so exactly one is ever chosen for this version.
+        const proposed: Register = { config: normalizeConfig(cur.version + 1, next(cur)), settled: false, raw: undefined };
+        proposed.raw = registerValue(proposed);
+        try {
+          await this.o.locker.cas.execute(successorKey(cur.version), { kind: "lock", value: encodeValue(proposed.raw), leaseMs: CONFIG_LEASE_MS }, this.opTimeoutMs);
+        } catch (e) {
+          if (isLockerError(e, "locked")) continue; // someone else chose one: complete it on the next pass
+          throw e;
+        }
+        const after = this.current();
+        if (after.version !== cur.version) {
+          // Others saw our choice in the key and completed it meanwhile: done.
+          if (after.version === proposed.config.version && configsEqual(after, proposed.config)) {
+            this.stats.changes++;
+            await this.complete(proposed);
+            return proposed.config;
+          }
+          if (after.version > proposed.config.version) return proposed.config;
+          // Otherwise the round ran under a version this node learned meanwhile, with
+          // the key free only because its lease lapsed: never spread such a choice.
+          continue;
+        }
+        this.stats.changes++;
+        await this.complete(proposed);
+        return proposed.config;
+      }
+      throw new LockerError("contention", "the configuration kept changing under this reconfiguration; retry");
+    } finally {
+      this.changing = false;
+    }
+  }
+
+  /** The configuration chosen to follow `version`, if any (a linearizable read under the running version). */
+  private async readRegister(version: number): Promise<Register | null> {
+    const r = await this.o.locker.cas.execute(successorKey(version), { kind: "read" }, this.opTimeoutMs);
+    if (!r.record) return null;
+    const reg = parseRegister(decodeValue(r.record.value));
+    return reg && reg.config.version === version + 1 ? reg : null;
+  }
+
+  /** Activates a chosen configuration everywhere, rewrites every key under it, and marks it settled. */
+  private async complete(reg: Register): Promise<void> {
+    const config = reg.config;
+    this.apply(config);
+    await this.spread(config);
+    if (!this.o.unsafeSkipRewrite) await this.rewrite(config);
+    const settled: Register = { config, settled: true, raw: undefined };
+    settled.raw = registerValue(settled);
+    const key = successorKey(config.version - 1);
+    try {
+      await this.o.locker.cas.execute(key, { kind: "update", expected: encodeValue(reg.raw), value: encodeValue(settled.raw) }, this.opTimeoutMs);
+      // An update carries the lease on; restart it so the key outlives quiet weeks.
+      await this.o.locker.cas.execute(key, { kind: "extend", value: encodeValue(settled.raw), leaseMs: CONFIG_LEASE_MS }, this.opTimeoutMs).catch(() => undefined);
+    } catch (e) {
+      // Someone else settled it (or moved on) first: fine.
+      if (!(isLockerError(e, "mismatch") || isLockerError(e, "not_found"))) throw e;
+    }
+  }
+
+  /** Tells every voter of `config` and every live member; waits until a majority of the new voters run it. */
+  private async spread(config: VoterConfig): Promise<void> {
+    const quorum = Math.floor(config.voters.length / 2) + 1;
+    const targets = new Map<string, Address>();
+    for (const v of config.voters) {
+      const address = v.name === this.o.name ? undefined : this.reach(v);
+      if (address !== undefined) targets.set(v.name, address);
+    }
+    for (const m of this.o.members()) if (!targets.has(m.name)) targets.set(m.name, m.address);
+    const isNewVoter = (n: string): boolean => config.voters.some((v) => v.name === n);
+    let running = isNewVoter(this.o.name) ? 1 : 0;
+    if (running >= quorum) {
+      // Still tell the others, without waiting.
+      for (const [, address] of targets) this.o.channel.request(address, { type: "cfg", config }, this.requestOptions).catch(() => {});
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      let outstanding = 0;
+      let done = false;
+      for (const [name, address] of targets) {
+        const counts = isNewVoter(name);
+        if (counts) outstanding++;
+        this.o.channel.request(address, { type: "cfg", config }, this.requestOptions).then(
+          (r) => {
+            if (!counts || done) return;
+            outstanding--;
+            if (r.type === "cfg" && r.config.version >= config.version) running++;
+            check();
+          },
+          () => {
+            if (!counts || done) return;
+            outstanding--;
+            check();
+          },
+        );
+      }
+      const check = (): void => {
+        if (done) return;
+        if (running >= quorum) {
+          done = true;
+          resolve();
+        } else if (running + outstanding < quorum) {
+          done = true;
+          reject(new LockerError("no_quorum", `only ${running} of ${config.voters.length} voters of configuration ${config.version} confirmed it`));
+        }
+      };
+      check();
+    });
+  }
+
+  /**
+   * Reads every key under `config` (a read writes back unless a quorum of
+   * `config` already agrees). The keys are those a majority of the new
+   * voters hold state for, which includes every key chosen under the
+   * previous version (see the header).
+   */
+  private async rewrite(config: VoterConfig): Promise<void> {
+    const quorum = Math.floor(config.voters.length / 2) + 1;
+    const keys = new Set<string>();
+    let listed = 0;
+    const acceptor = this.o.locker.cas.acceptor;
+    if (acceptor && config.voters.some((v) => v.name === this.o.name)) {
+      for (const k of acceptor.keyNames()) keys.add(k);
+      listed++;
+    }
+    for (const v of config.voters) {
+      if (listed >= quorum) break;
+      if (v.name === this.o.name) continue;
+      try {
+        const address = this.reach(v);
+        if (address === undefined) continue;
+        for (const k of await this.listKeys(address)) keys.add(k);
+        listed++;
+      } catch {
+        // another voter then
+      }
+    }
+    if (listed < quorum) throw new LockerError("no_quorum", `could list keys of only ${listed} voters; ${quorum} needed`);
+    const all = [...keys];
+    let next = 0;
+    let failures = 0;
+    const worker = async (): Promise<void> => {
+      while (next < all.length) {
+        const key = all[next++]!;
+        let ok = false;
+        for (let attempt = 0; attempt < 4 && !ok; attempt++) {
+          try {
+            await this.o.locker.cas.execute(key, { kind: "read" }, this.opTimeoutMs);
+            ok = true;
+          } catch (e) {
+            if (isLockerError(e, "invalid")) ok = true; // a key the codec refuses cannot be held either
+          }
+        }
+        if (ok) this.stats.keysRewritten++;
+        else failures++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, all.length) }, () => worker()));
+    if (failures > 0) {
+      this.stats.rewriteFailures += failures;
+      throw new LockerError("no_quorum", `${failures} keys could not be rewritten under configuration ${config.version}; the change stays unsettled and is completed by the next attempt`);
+    }
+  }
+
+  private reach(v: { name: string; address: string }): Address | undefined {
+    return this.o.addressOf ? this.o.addressOf(v) : v.address;
+  }
+
+  private async listKeys(address: Address): Promise<string[]> {
+    const first = await this.o.channel.request(address, { type: "keys", session: 0, page: 0 }, this.requestOptions);
+    if (first.type !== "keyPage") throw new LockerError("unavailable", "unexpected answer to a key listing");
+    const out = [...first.keys];
+    for (let p = 1; p < first.pages; p++) {
+      const r = await this.o.channel.request(address, { type: "keys", session: first.session, page: p }, this.requestOptions);
+      if (r.type !== "keyPage") throw new LockerError("unavailable", "unexpected answer to a key listing");
+      out.push(...r.keys);
+    }
+    return out;
+  }
+}
+
+function registerValue(r: Register): unknown {
+  return ["locker-config", r.config.version, r.config.voters.map((v) => [v.name, v.address]), r.settled];
+}
+
+function parseRegister(v: unknown): Register | null {
+  if (!Array.isArray(v) || v.length !== 4 || v[0] !== "locker-config" || typeof v[1] !== "number" || !Array.isArray(v[2]) || typeof v[3] !== "boolean") return null;
+  try {
+    const config = normalizeConfig(v[1], (v[2] as unknown[]).map((p) => ({ name: (p as string[])[0]!, address: (p as string[])[1]! })));
+    const reg: Register = { config, settled: v[3], raw: undefined };
+    reg.raw = registerValue(reg);
+    return reg;
+  } catch {
+    return null;
+  }
+}
+
+

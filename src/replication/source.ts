@@ -1,0 +1,120 @@
+// The narrow interfaces between replication and the layers around it: where
+// committed changes come from (a voter's acceptor) and where a replica's view
+// goes (the Locker's local view). Adapters for the Locker live here too.
+import { ballotEquals, type Ballot } from "../cas/ballot.js";
+import type { Locker } from "../locker.js";
+import type { ChangeEntry } from "./messages.js";
+import type { StoredRecord } from "./store.js";
+
+/** A voter's accepted state, as replication reads it. */
+export interface ChangeSource {
+  /** Calls `listener(key)` after every accepted change of a key on this node; returns an unsubscribe. */
+  onChange(listener: (key: string) => void): () => void;
+  /** The key's accepted ballot and record now (record null: absent), or undefined if nothing was accepted. */
+  entry(key: string, now: number): ChangeEntry | undefined;
+  /** Keys with a live record now. */
+  liveKeys(now: number): string[];
+  /** Every key the acceptor holds state for (live, dead, promised only) — for the rewrite of a reconfiguration. */
+  allKeys(): string[];
+  /** Whether this node runs an acceptor now. */
+  readonly active: boolean;
+  /** Whether that acceptor is in its quiet period (a restart with empty memory): it catches up then. */
+  readonly quiet: boolean;
+  /**
+   * Fills the acceptor with changes pulled from another voter, as accepts at
+   * their original ballots (see seedAcceptor). Returns how many it took.
+   */
+  seed(entries: Iterable<ChangeEntry>, now: number, marginMs: number): number;
+}
+
+/** Where a replica's view of a key goes. */
+export interface ReplicaSink {
+  apply(key: string, record: StoredRecord | null, cause: "changed" | "expired"): void;
+}
+
+/**
+ * Reads a Locker's acceptor (when the node is a voter). The acceptor is looked
+ * up on every call: a promotion or demotion replaces it.
+ */
+export function lockerChangeSource(locker: Locker): ChangeSource {
+  return {
+    onChange(listener) {
+      return locker.onAcceptorChange((events) => {
+        // Expiry is local: a replica expires its copy on its own clock.
+        for (const e of events) if (e.kind === "changed") listener(e.key);
+      });
+    },
+    entry(key, now) {
+      const s = locker.cas.acceptor?.inspect(key);
+      if (!s || !s.accepted) return undefined;
+      const r = s.record;
+      // Whole ms rounded down, so a replica's copy never outlives the voter's.
+      const remainingMs = r ? Math.floor(r.expiresAt - now) : 0;
+      const ballot: Ballot = s.accepted;
+      // The acceptor keeps origin = ballot for a change of its own; the wire carries null then.
+      const origin = s.origin && !ballotEquals(s.origin, ballot) ? s.origin : null;
+      return { key, ballot, origin, record: r && remainingMs > 0 ? { value: r.value, token: r.token, remainingMs } : null };
+    },
+    liveKeys(now) {
+      const a = locker.cas.acceptor;
+      return a ? a.entries("", now, Number.MAX_SAFE_INTEGER).map(([k]) => k) : [];
+    },
+    allKeys() {
+      const a = locker.cas.acceptor;
+      return a ? [...a.keyNames()] : [];
+    },
+    get active() {
+      return locker.cas.acceptor !== null;
+    },
+    get quiet() {
+      return locker.cas.quiet;
+    },
+    seed(entries, now, marginMs) {
+      return seedAcceptor(locker, entries, now, marginMs);
+    },
+  };
+}
+
+/**
+ * Fills this node's acceptor with changes another voter or the replica copy
+ * holds, as accepts at their original ballots. That is exactly what a late
+ * delivery of those accepts would do, which Paxos always allows (an acceptor
+ * takes an accept at or above its promise; a fresh one promised nothing), so
+ * it is safe at any time; it makes a promoted or restarted voter's local view
+ * complete at once. The quiet period guards against *answering* from a memory
+ * lost in a crash; adding accepts is not answering, so it is lifted while
+ * seeding.
+ *
+ * Leases: a change carries the lease left when it was sent, and the receiver
+ * counts it from when it arrived, so its copy can outlive the original by the
+ * transit time (delay, and a pause of the receiver). A seeded acceptor would
+ * then report the key alive after every other voter let it lapse — a key
+ * observed absent would come back. So `marginMs`, at least the longest
+ * transit, is taken off: a seeded copy never outlives the original, and
+ * copies of copies do not add up. Entries with less left are not seeded.
+ */
+export function seedAcceptor(locker: Locker, entries: Iterable<ChangeEntry>, now: number, marginMs: number): number {
+  const acceptor = locker.cas.acceptor;
+  if (!acceptor) return 0;
+  const version = locker.cas.configVersion;
+  const quietUntil = acceptor.config.quietUntil;
+  acceptor.config.quietUntil = 0;
+  let n = 0;
+  try {
+    for (const e of entries) {
+      if (!e.record) continue;
+      const leaseMs = e.record.remainingMs - marginMs;
+      if (leaseMs <= 0) continue;
+      const { reply } = acceptor.handle({ type: "accept", cfg: version, key: e.key, ballot: e.ballot, nextC: null, origin: e.origin, record: { value: e.record.value, leaseMs, token: e.record.token } }, now);
+      if (reply.type === "accepted") n++;
+    }
+  } finally {
+    acceptor.config.quietUntil = quietUntil;
+  }
+  return n;
+}
+
+/** Feeds a non-voter Locker's local view (dirtyRead, waitFor, events). */
+export function lockerSink(locker: Locker): ReplicaSink {
+  return { apply: (key, record, cause) => locker.applyReplicated(key, record, cause) };
+}

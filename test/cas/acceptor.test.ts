@@ -1,0 +1,125 @@
+// The acceptor on its own: promises and accepts, the piggybacked promise,
+// leases and their expiry cost, garbage collection with the forgotten-ballot
+// floor, the quiet period, configuration versions and the key bound.
+import test from "ava";
+import { Acceptor, type AcceptorConfig } from "../../src/cas/acceptor.js";
+import type { Ballot } from "../../src/cas/ballot.js";
+import type { CasRequest, WireRecord } from "../../src/cas/messages.js";
+
+const cfg = (o: Partial<AcceptorConfig> = {}): AcceptorConfig => ({ configVersion: 1, quietUntil: 0, gcGraceMs: 1000, maxKeys: 1000, ...o });
+const b = (c: number, node = "p"): Ballot => ({ c, node });
+const rec = (v: number, leaseMs: number, token = 1): WireRecord => ({ value: new Uint8Array([v]), leaseMs, token });
+const prepare = (key: string, ballot: Ballot, version = 1): CasRequest => ({ type: "prepare", cfg: version, key, ballot });
+const accept = (key: string, ballot: Ballot, record: WireRecord | null, nextC: number | null = null): CasRequest => ({
+  type: "accept",
+  cfg: 1,
+  key,
+  ballot,
+  record,
+  nextC,
+  origin: null,
+});
+
+test("promise, accept, and refusal of lower ballots", (t) => {
+  const a = new Acceptor(cfg());
+  t.like(a.handle(prepare("k", b(5)), 0).reply, { type: "promise", accepted: null, record: null });
+  t.like(a.handle(prepare("k", b(4)), 0).reply, { type: "nack", reason: "promised", promised: b(5) });
+  t.like(a.handle(accept("k", b(4), rec(1, 100)), 0).reply, { type: "nack", reason: "promised" });
+  const r = a.handle(accept("k", b(5), rec(1, 100)), 0);
+  t.like(r.reply, { type: "accepted" });
+  t.is(r.events.length, 1);
+  t.like(r.events[0], { kind: "changed", key: "k", before: null });
+  const p = a.handle(prepare("k", b(6)), 40).reply;
+  t.like(p, { type: "promise", accepted: b(5) });
+  if (p.type === "promise") t.is(p.record?.leaseMs, 60, "remaining lease = lease − (now − acceptedAt)");
+});
+
+test("an accept also promises the proposer's next ballot; a retransmission is idempotent", (t) => {
+  const a = new Acceptor(cfg());
+  a.handle(prepare("k", b(5)), 0);
+  t.like(a.handle(accept("k", b(5), rec(1, 100), 9), 0).reply, { type: "accepted", nextPromised: true });
+  t.deepEqual(a.inspect("k")?.promised, b(9));
+  // Others below the promised next ballot are refused…
+  t.like(a.handle(prepare("k", b(8, "q")), 1).reply, { type: "nack", reason: "promised", promised: b(9) });
+  // …the retransmitted accept is answered as before…
+  t.like(a.handle(accept("k", b(5), rec(1, 100), 9), 2).reply, { type: "accepted", nextPromised: true });
+  // …and the proposer's next accept goes through without a prepare.
+  t.like(a.handle(accept("k", b(9), rec(2, 100), 12), 3).reply, { type: "accepted" });
+  t.deepEqual(a.inspect("k")?.accepted, b(9));
+});
+
+test("an expired record is reported absent and raises one expired event", (t) => {
+  const a = new Acceptor(cfg());
+  a.handle(accept("k", b(5), rec(1, 100)), 0);
+  t.truthy(a.get("k", 99));
+  t.is(a.get("k", 100), undefined);
+  const events = a.tick(100);
+  t.deepEqual(
+    events.map((e) => e.kind),
+    ["expired"],
+  );
+  t.deepEqual(a.tick(101), []);
+  const p = a.handle(prepare("k", b(6)), 150).reply;
+  t.like(p, { type: "promise", accepted: b(5), record: null });
+});
+
+test("garbage collection forgets dead keys but keeps a ballot floor", (t) => {
+  const a = new Acceptor(cfg({ gcGraceMs: 1000 }));
+  a.handle(prepare("k", b(5)), 0);
+  a.handle(accept("k", b(5), rec(1, 100, 5), 7), 0);
+  a.tick(500);
+  t.is(a.size, 1, "kept during the grace period");
+  a.tick(1000);
+  t.is(a.size, 0, "forgotten after it");
+  t.deepEqual(a.floor, b(7), "the floor is the highest ballot it forgot (the promised next)");
+  // A round at or below the floor is refused for any key without state; above is fine.
+  t.like(a.handle(prepare("k", b(7)), 1001).reply, { type: "nack", reason: "promised", promised: b(7) });
+  t.like(a.handle(prepare("other", b(6, "z")), 1001).reply, { type: "nack", reason: "promised" });
+  const p = a.handle(prepare("k", b(8)), 1001).reply;
+  t.like(p, { type: "promise", accepted: null, record: null, floor: b(7) });
+});
+
+test("a live key is never forgotten, and a promise-only key is", (t) => {
+  const a = new Acceptor(cfg({ gcGraceMs: 100 }));
+  a.handle(accept("live", b(5), rec(1, 10_000)), 0);
+  a.handle(prepare("promised", b(3)), 0);
+  a.tick(5000);
+  t.truthy(a.get("live", 5000));
+  t.is(a.inspect("promised"), undefined);
+  t.deepEqual(a.floor, b(3));
+});
+
+test("expiry work follows what is due, not how many keys are live", (t) => {
+  const a = new Acceptor(cfg({ maxKeys: 100_000 }));
+  for (let i = 0; i < 20_000; i++) a.handle(accept(`long${i}`, b(5), rec(1, 60_000)), 0);
+  for (let i = 0; i < 100; i++) a.handle(accept(`short${i}`, b(5), rec(1, 50)), 0);
+  const before = a.tickWork;
+  for (let now = 1; now <= 49; now++) a.tick(now);
+  t.is(a.tickWork - before, 0, "no work while nothing is due");
+  const events = a.tick(50);
+  t.is(events.length, 100);
+  t.is(a.tickWork - before, 100, "only the due entries were examined");
+});
+
+test("quiet period: no vote until it has passed", (t) => {
+  const a = new Acceptor(cfg({ quietUntil: 1000 }));
+  t.like(a.handle(prepare("k", b(5)), 0).reply, { type: "nack", reason: "quiet" });
+  t.like(a.handle(accept("k", b(5), rec(1, 100)), 999).reply, { type: "nack", reason: "quiet" });
+  t.like(a.handle({ type: "probe", cfg: 1 }, 10).reply, { type: "pong", quiet: true });
+  t.like(a.handle(prepare("k", b(5)), 1000).reply, { type: "promise" });
+});
+
+test("another configuration version is refused with this acceptor's version", (t) => {
+  const a = new Acceptor(cfg({ configVersion: 2 }));
+  t.like(a.handle(prepare("k", b(5), 1), 0).reply, { type: "nack", reason: "config", cfg: 2 });
+  t.like(a.handle(prepare("k", b(5), 3), 0).reply, { type: "nack", reason: "config", cfg: 2 });
+  t.like(a.handle(prepare("k", b(5), 2), 0).reply, { type: "promise" });
+});
+
+test("the key bound refuses new keys, never existing ones", (t) => {
+  const a = new Acceptor(cfg({ maxKeys: 2 }));
+  a.handle(prepare("a", b(1)), 0);
+  a.handle(prepare("b", b(1)), 0);
+  t.like(a.handle(prepare("c", b(1)), 0).reply, { type: "nack", reason: "full" });
+  t.like(a.handle(prepare("a", b(2)), 0).reply, { type: "promise" });
+});

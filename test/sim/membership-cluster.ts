@@ -1,0 +1,133 @@
+// A simulated membership cluster for the test/sim/membership*.test.ts files:
+// Membership instances on the in-memory network, on one virtual clock.
+import { Membership, type MembershipConfig, type MemberEvent, type ProfileName } from "@locker/membership";
+import { bytesCodec, ChannelId, MemoryNetwork, type FaultConfig, type Transport } from "../../src/transport/index.js";
+import { VirtualClock } from "../../src/util/clock.js";
+import { SeededRandom } from "../../src/util/random.js";
+
+export interface SimNode {
+  name: string;
+  address: string;
+  transport: Transport;
+  m: Membership;
+  /** Every member event this node raised, with the virtual time. */
+  events: { at: number; e: MemberEvent }[];
+}
+
+export interface SimClusterOptions {
+  seed: number;
+  profile?: ProfileName;
+  config?: Partial<MembershipConfig>;
+  faults?: Partial<FaultConfig>;
+  /** Keep every member event (default true); off for very large clusters. */
+  recordEvents?: boolean;
+}
+
+export class SimCluster {
+  readonly clock = new VirtualClock();
+  readonly random: SeededRandom;
+  readonly net: MemoryNetwork;
+  readonly nodes = new Map<string, SimNode>();
+
+  constructor(readonly opts: SimClusterOptions) {
+    this.random = new SeededRandom(opts.seed);
+    this.net = new MemoryNetwork({ clock: this.clock, random: this.random.fork(), faults: opts.faults ?? {} });
+  }
+
+  /** Starts a member named `name` at address `addr-of-name` (a restart reuses both). */
+  add(name: string, config: Partial<MembershipConfig> = {}): SimNode {
+    const address = `${name}:7946`;
+    const transport = this.net.transport(address);
+    const m = new Membership({
+      name,
+      address: transport.address,
+      channel: transport.channel(ChannelId.membership, bytesCodec),
+      clock: this.net.nodeClock(address),
+      random: this.random.fork(),
+      profile: this.opts.profile ?? "lan",
+      config: { ...this.opts.config, ...config },
+    });
+    const node: SimNode = { name, address, transport, m, events: [] };
+    if (this.opts.recordEvents ?? true) m.on("change", (e: MemberEvent) => node.events.push({ at: this.clock.now(), e }));
+    this.nodes.set(name, node);
+    return node;
+  }
+
+  /** Starts `n` members named prefix0..; the first bootstraps alone, the others through it. */
+  async start(n: number, prefix = "m"): Promise<SimNode[]> {
+    const out: SimNode[] = [];
+    for (let i = 0; i < n; i++) out.push(this.add(`${prefix}${i}`));
+    const joins = out.map((node, i) => node.m.bootstrap(i === 0 ? [] : [out[0]!.address]));
+    await this.settle(joins, 60_000);
+    return out;
+  }
+
+  /** Runs virtual time until all promises settle (they resolve on timers of the virtual clock). */
+  async settle<T>(promises: Promise<T>[], limitMs: number): Promise<T[]> {
+    let done = false;
+    const all = Promise.all(promises).finally(() => {
+      done = true;
+    });
+    all.catch(() => {});
+    const deadline = this.clock.now() + limitMs;
+    while (!done && this.clock.now() < deadline) {
+      this.clock.runFor(10);
+      await new Promise((r) => setImmediate(r));
+    }
+    return all;
+  }
+
+  /** Kills a member: its transport and membership stop without a word. */
+  crash(name: string): void {
+    const node = this.nodes.get(name)!;
+    node.m.close();
+    this.net.crash(node.address);
+  }
+
+  live(): SimNode[] {
+    return [...this.nodes.values()].filter((n) => !this.net.isCrashed(n.address));
+  }
+
+  /** True when every live node sees every other live node alive (and nothing else alive). */
+  converged(nodes = this.live()): boolean {
+    const names = new Set(nodes.map((n) => n.name));
+    // Cheap count check first: a full check per node is O(n) and this runs often.
+    for (const n of nodes) if (n.m.stats().alive !== names.size) return false;
+    for (const n of nodes) {
+      let alive = 0;
+      for (const mm of n.m.members()) {
+        if (mm.state === "alive") {
+          if (!names.has(mm.name)) return false;
+          alive++;
+        }
+      }
+      if (alive !== names.size - 1) return false;
+    }
+    return true;
+  }
+
+  /** Virtual time until `pred` holds, or undefined if it did not within `limitMs`. */
+  timeUntil(pred: () => boolean, limitMs: number, resolutionMs = 10): number | undefined {
+    const t0 = this.clock.now();
+    // The predicate is checked every `resolutionMs` of virtual time, not after every event (too slow at 1000 members).
+    for (;;) {
+      if (pred()) return this.clock.now() - t0;
+      if (this.clock.now() - t0 >= limitMs) return undefined;
+      this.clock.runFor(resolutionMs);
+    }
+  }
+}
+
+/** Events "dead" raised about `victim` anywhere, optionally after `since`. */
+export function deathsOf(nodes: Iterable<SimNode>, victim: string, since = 0): number {
+  let n = 0;
+  for (const node of nodes) for (const { at, e } of node.events) if (e.type === "dead" && e.member.name === victim && at >= since) n++;
+  return n;
+}
+
+/** Every "dead" event about a member that was not crashed (a false death). */
+export function falseDeaths(nodes: Iterable<SimNode>, crashed: ReadonlySet<string>): { observer: string; victim: string; at: number }[] {
+  const out: { observer: string; victim: string; at: number }[] = [];
+  for (const node of nodes) for (const { at, e } of node.events) if (e.type === "dead" && !crashed.has(e.member.name)) out.push({ observer: node.name, victim: e.member.name, at });
+  return out;
+}

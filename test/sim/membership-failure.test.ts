@@ -1,0 +1,69 @@
+// Failure detection on the simulated network: a crash is detected by every
+// member within the suspicion bound, and 10% loss for an hour accuses no one.
+import test from "ava";
+import { FINAL_CHECKS, lanProfile, suspicionTimeoutMs } from "@locker/membership";
+import { deathsOf, falseDeaths, SimCluster } from "./membership-cluster.js";
+
+/**
+ * Upper bound on crash detection at every member: some member's probe of the
+ * victim starts within one probe interval (n−1 members probe it in random
+ * round-robin order) and fails at the end of the next one; the suspicion then
+ * lasts at most the Lifeguard maximum, suspicionMaxTimeoutMult × minimum, and
+ * members still suspecting then send FINAL_CHECKS last-chance buddy pings
+ * probeTimeout/2 apart, and the "dead" announcement needs a few gossip rounds
+ * (one probe interval).
+ */
+function detectionBoundMs(n: number): number {
+  const c = lanProfile;
+  const minMs = suspicionTimeoutMs(c.suspicionMult, n, c.probeIntervalMs);
+  return 2 * c.probeIntervalMs + c.suspicionMaxTimeoutMult * minMs + (FINAL_CHECKS * c.probeTimeoutMs) / 2 + c.probeIntervalMs;
+}
+
+test("a crashed member is marked dead by every other member within the suspicion bound", async (t) => {
+  const n = 20;
+  const c = new SimCluster({ seed: 21 });
+  const nodes = await c.start(n);
+  t.true(c.timeUntil(() => c.converged(), 30_000) !== undefined);
+  c.clock.runFor(5_000);
+  const victim = nodes[7]!;
+  c.crash(victim.name);
+  const t0 = c.clock.now();
+  const others = nodes.filter((x) => x !== victim);
+  const took = c.timeUntil(() => others.every((o) => o.m.member(victim.name)?.state === "dead"), 120_000);
+  const bound = detectionBoundMs(n);
+  const minMs = suspicionTimeoutMs(lanProfile.suspicionMult, n, lanProfile.probeIntervalMs);
+  t.log(`n=${n}: all ${n - 1} marked the crash dead after ${took} ms (suspicion min ${minMs} ms, max ${lanProfile.suspicionMaxTimeoutMult * minMs} ms, bound ${bound} ms)`);
+  t.not(took, undefined);
+  t.true(took! <= bound);
+  t.is(deathsOf(others, victim.name, t0), n - 1);
+  t.deepEqual(falseDeaths(others, new Set([victim.name])), []);
+  for (const o of others) o.m.close();
+});
+
+test("10% datagram loss for 60 simulated minutes with 50 members: no healthy member declared dead; a crash is still detected", async (t) => {
+  t.timeout(300_000); // ~12 s of CPU on an idle machine
+  const n = 50;
+  const c = new SimCluster({ seed: 31 });
+  const nodes = await c.start(n);
+  t.true(c.timeUntil(() => c.converged(), 30_000) !== undefined);
+  c.net.setFaults({ lossRate: 0.1 });
+  const hourMs = 60 * 60_000;
+  c.clock.runFor(hourMs);
+  const stats = nodes.map((x) => x.m.stats());
+  const sum = (f: (s: (typeof stats)[number]) => number): number => stats.reduce((a, s) => a + f(s), 0);
+  const fd = falseDeaths(nodes, new Set());
+  t.log(`60 min at 10% loss, n=${n}: probes ${sum((s) => s.probes)}, failed probes ${sum((s) => s.probesFailed)}, suspicions raised ${sum((s) => s.suspicionsRaised)}, refutations ${sum((s) => s.refutations)}, false deaths ${fd.length}, network lost ${c.net.counters.lost} of ${c.net.counters.sent}`);
+  t.deepEqual(fd, []);
+  t.true(c.converged());
+
+  // Still under loss, a real crash is detected by everyone within the bound.
+  const victim = nodes[13]!;
+  c.crash(victim.name);
+  const others = nodes.filter((x) => x !== victim);
+  const took = c.timeUntil(() => others.every((o) => o.m.member(victim.name)?.state === "dead"), 120_000);
+  t.log(`crash under 10% loss detected by all ${n - 1} after ${took} ms (bound ${detectionBoundMs(n)} ms)`);
+  t.not(took, undefined);
+  t.true(took! <= detectionBoundMs(n));
+  t.deepEqual(falseDeaths(others, new Set([victim.name])), []);
+  for (const o of others) o.m.close();
+});
