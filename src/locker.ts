@@ -437,7 +437,10 @@ export class Locker extends EventEmitter<LockerEventMap> {
     const acceptor = this.node.acceptor;
     if (acceptor) {
       this.node.tickNow();
-      return acceptor.get(key, now);
+      // Replication: a voter whose acceptor holds nothing for the key (restarted
+      // and still quiet, or just promoted) shows the copy replication gave it,
+      // until that copy's lease ends. Only the local view: quorums never see it.
+      if (acceptor.inspect(key) !== undefined || !this.learned.has(key)) return acceptor.get(key, now);
     }
     const r = this.learned.get(key);
     if (r && r.expiresAt <= now) {
@@ -474,10 +477,12 @@ export class Locker extends EventEmitter<LockerEventMap> {
   /**
    * Replication hook (src/replication): on a non-voter, a change pushed by a
    * voter enters the local view (dirtyRead, keys, waitFor, events). Ignored on
-   * a voter, whose view is its own acceptor.
+   * a voter, whose view is its own acceptor — unless it is in its quiet period
+   * (restarted with empty memory): then it catches up its view this way.
    */
   applyReplicated(key: string, record: LocalRecord | null, cause: "changed" | "expired" = "changed"): void {
-    if (this.closed || this.node.isVoter) return;
+    // A voter's view is its acceptor, except while it is quiet (restarted): then it takes the voters' copy too.
+    if (this.closed || (this.node.isVoter && !this.node.quiet)) return;
     const before = this.localRecord(key) ?? null;
     const after = record && record.expiresAt > this.clock.now() ? record : null;
     if (after) {

@@ -69,11 +69,21 @@ export interface CasNodeStats {
   acceptorRequests: number;
   /** Malformed or unexpected requests refused. */
   badRequests: number;
+  /** Queued locks answered `locked` from the round of the operation before them (no round of their own). */
+  coalesced: number;
+}
+
+interface QueuedOp {
+  kind: CasOp["kind"];
+  /** When the operation was invoked (entered the queue). */
+  at: number;
+  wake: () => void;
+  fail: (e: LockerError) => void;
 }
 
 interface KeyQueue {
   running: boolean;
-  waiting: Array<() => void>;
+  waiting: QueuedOp[];
 }
 
 export class CasNode {
@@ -91,6 +101,7 @@ export class CasNode {
     acceptRequests: 0,
     acceptorRequests: 0,
     badRequests: 0,
+    coalesced: 0,
   };
   /** A majority of the configured voters; changes with applyConfiguration. */
   quorum: number;
@@ -165,11 +176,18 @@ export class CasNode {
     this.pending++;
     this.stats.operations++;
     try {
-      await this.enterKey(key, deadline);
+      await this.enterKey(key, deadline, op);
+      const startedAt = this.o.clock.now();
+      let heldAfter = false;
       try {
-        return await this.run(key, op, deadline);
+        const result = await this.run(key, op, deadline);
+        heldAfter = op.kind !== "release" && op.kind !== "read" && result.record !== null;
+        return result;
+      } catch (e) {
+        heldAfter = e instanceof LockerError && e.code === "locked";
+        throw e;
       } finally {
-        this.leaveKey(key);
+        this.leaveKey(key, heldAfter ? startedAt : undefined);
       }
     } finally {
       this.pending--;
@@ -219,12 +237,12 @@ export class CasNode {
     this.o.clock.clearTimer(this.expiryTimer);
     this.expiryTimer = undefined;
     for (const abandon of [...this.abandonOnClose]) abandon();
-    for (const q of this.queues.values()) for (const w of q.waiting.splice(0)) w();
+    for (const q of this.queues.values()) for (const w of q.waiting.splice(0)) w.wake();
   }
 
   // ---- operations ----
 
-  private async enterKey(key: string, deadline: number): Promise<void> {
+  private async enterKey(key: string, deadline: number, op: CasOp): Promise<void> {
     let q = this.queues.get(key);
     if (!q) {
       q = { running: false, waiting: [] };
@@ -240,13 +258,21 @@ export class CasNode {
     const queue = q;
     await new Promise<void>((resolve, reject) => {
       let timer: TimerHandle | undefined;
-      const wake = (): void => {
-        this.o.clock.clearTimer(timer);
-        resolve();
+      const entry: QueuedOp = {
+        kind: op.kind,
+        at: this.o.clock.now(),
+        wake: () => {
+          this.o.clock.clearTimer(timer);
+          resolve();
+        },
+        fail: (e) => {
+          this.o.clock.clearTimer(timer);
+          reject(e);
+        },
       };
-      queue.waiting.push(wake);
+      queue.waiting.push(entry);
       timer = this.o.clock.setTimer(Math.max(0, deadline - this.o.clock.now()), () => {
-        const i = queue.waiting.indexOf(wake);
+        const i = queue.waiting.indexOf(entry);
         if (i >= 0) queue.waiting.splice(i, 1);
         // Nothing was sent for this operation: it had no effect.
         reject(new LockerError("contention", "the operation waited its whole budget behind others on the same key on this node"));
@@ -258,11 +284,33 @@ export class CasNode {
     }
   }
 
-  private leaveKey(key: string): void {
+  /**
+   * Hands the key to the next queued operation. `heldSince`: the operation
+   * that just ended started then and left the key held by a live lease.
+   */
+  private leaveKey(key: string, heldSince?: number): void {
     const q = this.queues.get(key);
     if (!q) return;
-    const next = q.waiting.shift();
-    if (next) next(); // stays running: handed over
+    if (heldSince !== undefined && q.waiting.length > 0) {
+      // Coalescing: a queued lock invoked before the ended operation started
+      // was pending during that operation's whole round, so it can be
+      // linearized just after it — where the key is held — and fail with
+      // `locked` without a round of its own. On a contended key this turns a
+      // queue of doomed rounds into one round.
+      const doomed = q.waiting.filter((w) => w.kind === "lock" && w.at <= heldSince);
+      if (doomed.length > 0) {
+        q.waiting = q.waiting.filter((w) => !doomed.includes(w));
+        this.stats.coalesced += doomed.length;
+        for (const w of doomed) w.fail(new LockerError("locked", failureMessage("locked"), { key }));
+      }
+    }
+    // Queued operations are concurrent with one another (none has answered),
+    // so any order is linearizable: let a holder's release, extend or update
+    // go before locks that can only succeed after it.
+    let i = q.waiting.findIndex((w) => w.kind !== "lock");
+    if (i < 0) i = 0;
+    const next = q.waiting.splice(i, 1)[0];
+    if (next) next.wake(); // stays running: handed over
     else this.queues.delete(key);
   }
 

@@ -103,7 +103,6 @@ export function attachReplication(o: AttachOptions): Attached {
     members: alive,
     addressOf: reach,
     ...(o.voterAddressOf ? { voterAddressOf: o.voterAddressOf } : {}),
-    replicaEntries: () => replicator?.replicaEntries() ?? [],
     onActivated: (c) => advertise(c),
   });
   replicator = new Replicator({

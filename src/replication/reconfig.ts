@@ -25,11 +25,8 @@ import type { Locker } from "../locker.js";
 import type { Address, Channel, RequestOptions } from "../transport/types.js";
 import type { Clock } from "../util/clock.js";
 import { decodeValue, encodeValue } from "../cas/value.js";
-import type { Ballot } from "../cas/ballot.js";
-import { configsEqual, MAX_VOTERS, normalizeConfig, type ChangeEntry, type ReplMessage, type VoterConfig } from "./messages.js";
-import { seedAcceptor } from "./source.js";
+import { configsEqual, MAX_VOTERS, normalizeConfig, type ReplMessage, type VoterConfig } from "./messages.js";
 import type { ConfigHandler, PeerSpec } from "./replicator.js";
-import type { StoredRecord } from "./store.js";
 
 /** Prefix of the reserved keys that hold the agreed configurations. Clients cannot use them (they start with a NUL). */
 export const CONFIG_KEY = "\u0000locker/config";
@@ -64,22 +61,16 @@ export interface ConfiguratorOptions {
   addressOf?(voter: { name: string; address: string }): Address | undefined;
   /** The address a new voter gets in the configuration. Default: the member's address. */
   voterAddressOf?(member: PeerSpec): string;
-  /** A replica's copy of the keys, used to fill this node's new acceptor when it is promoted. */
-  replicaEntries?(): Iterable<{ key: string; ballot: Ballot; origin: Ballot | null; record: StoredRecord }>;
   /** Called after this node activated a configuration. */
   onActivated?(config: VoterConfig, change: "promoted" | "demoted" | "unchanged"): void;
-  /** Lease taken off a replica's copy before it fills a promoted acceptor (see seedAcceptor). Default 1000 ms. */
-  seedMarginMs?: number;
   /** Budget of each CAS operation of a change (register writes, rewrites). Default 5000 ms. */
   opTimeoutMs?: number;
   /** Keys rewritten in parallel. Default 64. */
   rewriteConcurrency?: number;
   request?: RequestOptions;
   /**
-   * Deliberately unsafe: skip the rewrite between changes (and the filling of
-   * a promoted acceptor from its replica copy, which would hide the gap most
-   * of the time). Only for showing that the simulator catches it: two changes
-   * apart, quorums need not meet.
+   * Deliberately unsafe: skip the rewrite between changes. Only for showing
+   * that the simulator catches it: two changes apart, quorums need not meet.
    */
   unsafeSkipRewrite?: boolean;
 }
@@ -91,11 +82,10 @@ export interface ReconfigStats {
   keysRewritten: number;
   rewriteFailures: number;
   configFetches: number;
-  seededKeys: number;
 }
 
 export class Configurator implements ConfigHandler {
-  readonly stats: ReconfigStats = { activations: 0, changes: 0, completedForOthers: 0, keysRewritten: 0, rewriteFailures: 0, configFetches: 0, seededKeys: 0 };
+  readonly stats: ReconfigStats = { activations: 0, changes: 0, completedForOthers: 0, keysRewritten: 0, rewriteFailures: 0, configFetches: 0 };
   private fetching: Promise<boolean> | undefined;
   private changing = false;
   private readonly opTimeoutMs: number;
@@ -162,22 +152,8 @@ export class Configurator implements ConfigHandler {
     const change = cas.applyConfiguration(config.version, config.voters);
     if (change === "stale") return;
     this.stats.activations++;
-    if (change === "promoted" && !this.o.unsafeSkipRewrite) this.seed();
     if (change === "demoted") for (const [k, r] of leaving) this.o.locker.applyReplicated(k, r, "changed");
     this.o.onActivated?.(config, change);
-  }
-
-  /** A promoted node's acceptor starts with what its replica copy holds (see seedAcceptor). */
-  private seed(): void {
-    const entries = this.o.replicaEntries?.();
-    if (!entries) return;
-    const now = this.o.clock.now();
-    const changes: ChangeEntry[] = [];
-    for (const e of entries) {
-      const remainingMs = Math.floor(e.record.expiresAt - now);
-      if (remainingMs > 0) changes.push({ key: e.key, ballot: e.ballot, origin: e.origin, record: { value: e.record.value, token: e.record.token, remainingMs } });
-    }
-    this.stats.seededKeys += seedAcceptor(this.o.locker, changes, now, this.o.seedMarginMs ?? 1000);
   }
 
   // ---- changes ----

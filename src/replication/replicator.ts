@@ -6,6 +6,15 @@
 // duplicates, reordering and pushes of the same change by several voters are
 // harmless, and a lease extension (a new accept) refreshes a replica that
 // missed the original change: anti-entropy, as in locker.
+//
+// Copies feed local views only, never an acceptor. A copy's lease is counted
+// from when it arrived, so it ends later than the original by the transit
+// time, or earlier if a margin is taken off. The simulator showed both are
+// unsafe inside an acceptor: a longer copy brought a lapsed key back after it
+// was read as absent, and a shorter one, after a reconfiguration removed the
+// genuine holders, was the only witness of a live lock and let a second
+// holder in. Pushes and snapshot pages are therefore also never retried by the
+// transport (a retried frame or cached response carries a stale lease).
 import { LockerError } from "../errors.js";
 import type { Address, Channel, RequestOptions } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
@@ -73,13 +82,6 @@ export interface ReplicatorOptions {
   request?: RequestOptions;
   /** Attempts per snapshot page before the pull starts over with another voter. Default 5. */
   maxPageAttempts?: number;
-  /**
-   * Lease taken off a change before it fills a quiet (restarted) voter's
-   * acceptor: at least the longest a snapshot page can be in flight (network
-   * delay plus a pause of the receiver), so a copy never outlives the
-   * original. Default 1000 ms.
-   */
-  seedMarginMs?: number;
   /** Pause before a failed snapshot is tried again (with another voter). Default 500 ms. */
   syncRetryMs?: number;
 }
@@ -138,7 +140,6 @@ export class Replicator {
   private readonly syncRetryMs: number;
   private readonly requestOptions: RequestOptions;
   private readonly maxPageAttempts: number;
-  private readonly seedMarginMs: number;
   private readonly entryBudgetBytes: number;
   private tickTimer: TimerHandle | undefined;
   private expiryTimer: TimerHandle | undefined;
@@ -166,7 +167,6 @@ export class Replicator {
     const attemptTimeoutMs = o.request?.attemptTimeoutMs ?? 200;
     this.requestOptions = { attemptTimeoutMs, retries: 0, timeoutMs: attemptTimeoutMs };
     this.maxPageAttempts = o.maxPageAttempts ?? 5;
-    this.seedMarginMs = o.seedMarginMs ?? 1000;
     if (!(this.pushIntervalMs > 0)) throw new LockerError("invalid", "pushIntervalMs must be positive");
     this.entryBudgetBytes = o.channel.maxMessageBytes - MESSAGE_OVERHEAD_BYTES;
     this.store = new ReplicaStore({ tombstoneMs: o.tombstoneMs, maxKeys: o.maxKeys });
@@ -475,10 +475,9 @@ export class Replicator {
 
   private applyEntries(entries: readonly ChangeEntry[]): number {
     const now = this.o.clock.now();
-    if (this.o.source.active) {
-      // A voter: only a quiet (restarted) acceptor takes pulled state; pushes to a voter are stale news.
-      return this.o.source.quiet ? this.o.source.seed(entries, now, this.seedMarginMs) : 0;
-    }
+    // A voter's view is its acceptor; only a quiet (restarted) one takes copies, for its local view.
+    // Copies never enter an acceptor: a lease cannot be copied exactly (see the header).
+    if (this.o.source.active && !this.o.source.quiet) return 0;
     for (const e of entries) {
       const c = this.store.apply(e, now);
       if (c) this.emit(c);

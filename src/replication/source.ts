@@ -18,13 +18,8 @@ export interface ChangeSource {
   allKeys(): string[];
   /** Whether this node runs an acceptor now. */
   readonly active: boolean;
-  /** Whether that acceptor is in its quiet period (a restart with empty memory): it catches up then. */
+  /** Whether that acceptor is in its quiet period (a restart with empty memory): its local view catches up then. */
   readonly quiet: boolean;
-  /**
-   * Fills the acceptor with changes pulled from another voter, as accepts at
-   * their original ballots (see seedAcceptor). Returns how many it took.
-   */
-  seed(entries: Iterable<ChangeEntry>, now: number, marginMs: number): number;
 }
 
 /** Where a replica's view of a key goes. */
@@ -69,52 +64,10 @@ export function lockerChangeSource(locker: Locker): ChangeSource {
     get quiet() {
       return locker.cas.quiet;
     },
-    seed(entries, now, marginMs) {
-      return seedAcceptor(locker, entries, now, marginMs);
-    },
   };
 }
 
-/**
- * Fills this node's acceptor with changes another voter or the replica copy
- * holds, as accepts at their original ballots. That is exactly what a late
- * delivery of those accepts would do, which Paxos always allows (an acceptor
- * takes an accept at or above its promise; a fresh one promised nothing), so
- * it is safe at any time; it makes a promoted or restarted voter's local view
- * complete at once. The quiet period guards against *answering* from a memory
- * lost in a crash; adding accepts is not answering, so it is lifted while
- * seeding.
- *
- * Leases: a change carries the lease left when it was sent, and the receiver
- * counts it from when it arrived, so its copy can outlive the original by the
- * transit time (delay, and a pause of the receiver). A seeded acceptor would
- * then report the key alive after every other voter let it lapse — a key
- * observed absent would come back. So `marginMs`, at least the longest
- * transit, is taken off: a seeded copy never outlives the original, and
- * copies of copies do not add up. Entries with less left are not seeded.
- */
-export function seedAcceptor(locker: Locker, entries: Iterable<ChangeEntry>, now: number, marginMs: number): number {
-  const acceptor = locker.cas.acceptor;
-  if (!acceptor) return 0;
-  const version = locker.cas.configVersion;
-  const quietUntil = acceptor.config.quietUntil;
-  acceptor.config.quietUntil = 0;
-  let n = 0;
-  try {
-    for (const e of entries) {
-      if (!e.record) continue;
-      const leaseMs = e.record.remainingMs - marginMs;
-      if (leaseMs <= 0) continue;
-      const { reply } = acceptor.handle({ type: "accept", cfg: version, key: e.key, ballot: e.ballot, nextC: null, origin: e.origin, record: { value: e.record.value, leaseMs, token: e.record.token } }, now);
-      if (reply.type === "accepted") n++;
-    }
-  } finally {
-    acceptor.config.quietUntil = quietUntil;
-  }
-  return n;
-}
-
-/** Feeds a non-voter Locker's local view (dirtyRead, waitFor, events). */
+/** Feeds a Locker's local view (dirtyRead, waitFor, events) on a non-voter, or on a voter in its quiet period. */
 export function lockerSink(locker: Locker): ReplicaSink {
   return { apply: (key, record, cause) => locker.applyReplicated(key, record, cause) };
 }

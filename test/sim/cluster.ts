@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { isLockerError, LockerError } from "../../src/errors.js";
 import { Locker, type LockResult } from "../../src/locker.js";
 import { MemoryNetwork, type FaultConfig } from "../../src/transport/memory.js";
+import type { Transport } from "../../src/transport/transport.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom, shuffle } from "../../src/util/random.js";
 import { checkHistory, formatOp, HistoryRecorder, type HistoryOp, type OpName, type Outcome, type Verdict } from "./checker.js";
@@ -45,6 +46,8 @@ export interface SimStats {
   /** Linearizable reads that failed once the cluster was whole and calm again (a liveness bug). */
   finalReadFailures: number;
   crashes: number;
+  /** Graceful stops (Locker.close) followed by a restart with empty memory. */
+  stops: number;
   partitions: number;
   pauses: number;
   faultChanges: number;
@@ -105,6 +108,7 @@ export const GRANT_SLACK_MS = SIM_LIMITS.maxPauseMs + SIM_LIMITS.maxDelayMs + SI
 interface SimNode {
   name: string;
   locker: Locker | undefined;
+  transport: Transport | undefined;
   incarnation: number;
   /** Client waits to abandon when this node crashes. */
   onCrash: Set<() => void>;
@@ -180,7 +184,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const keys = Array.from({ length: keyCount }, (_, i) => `key${i}`);
   const recorder = new HistoryRecorder();
   const events: string[] = [];
-  const stats: SimStats = { ops: 0, ok: 0, failed: 0, unknown: 0, noEffect: 0, hung: 0, finalReadFailures: 0, crashes: 0, partitions: 0, pauses: 0, faultChanges: 0, suspicions: 0, gcNodes: 0, fastRounds: 0, rounds: 0, virtualMs: 0 };
+  const stats: SimStats = { ops: 0, ok: 0, failed: 0, unknown: 0, noEffect: 0, hung: 0, finalReadFailures: 0, crashes: 0, stops: 0, partitions: 0, pauses: 0, faultChanges: 0, suspicions: 0, gcNodes: 0, fastRounds: 0, rounds: 0, virtualMs: 0 };
   const log = (what: string): void => {
     events.push(`${clock.now().toFixed(3)} ${what}`);
   };
@@ -196,6 +200,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   };
   const boot = (n: SimNode, first: boolean): void => {
     const transport = net.transport(n.name, { request: { attemptTimeoutMs: 50, retries: 3, timeoutMs: 1000 } });
+    n.transport = transport;
     n.incarnation++;
     // Wall clocks disagree a little (HLC ballots must cope); less than the quiet period, see DESIGN.md's known edge.
     net.nodeClock(n.name).wallSkewMs = Math.round(between(rng, -SIM_LIMITS.maxWallSkewMs, SIM_LIMITS.maxWallSkewMs));
@@ -227,13 +232,26 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     for (const abandon of [...n.onCrash]) abandon();
     n.onCrash.clear();
   };
+  /** A clean shutdown (Locker.close, then its socket) and a later start with empty memory. */
+  const stop = (n: SimNode, restartAfterMs: number): void => {
+    const locker = n.locker;
+    const transport = n.transport;
+    if (!locker || !transport) return;
+    collectStats(n);
+    n.locker = undefined;
+    stats.stops++;
+    log(`stop ${n.name} (graceful)`);
+    // Operations in flight on it end with "unavailable"; its timers must all be cleared.
+    void locker.close().then(() => transport.close());
+    clock.setTimer(restartAfterMs, () => restart(n));
+  };
   const restart = (n: SimNode): void => {
     if (n.locker) return;
     boot(n, false);
     log(`restart ${n.name} (empty memory, quiet ${SIM_LIMITS.maxLeaseMs} ms)`);
   };
   for (const name of names) {
-    const n: SimNode = { name, locker: undefined, incarnation: 0, onCrash: new Set() };
+    const n: SimNode = { name, locker: undefined, transport: undefined, incarnation: 0, onCrash: new Set() };
     nodes.set(name, n);
     boot(n, true);
   }
@@ -487,8 +505,11 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
         const upNodes = all.filter((n) => n.locker);
         if (down.length <= f && upNodes.length > 0) {
           const n = pick(nrng, upNodes);
-          crash(n, voterNames.includes(n.name) ? "voter" : "coordinator");
-          clock.setTimer(between(nrng, 5, 900), () => restart(n));
+          if (nrng.next() < 0.3) stop(n, between(nrng, 5, 900));
+          else {
+            crash(n, voterNames.includes(n.name) ? "voter" : "coordinator");
+            clock.setTimer(between(nrng, 5, 900), () => restart(n));
+          }
         }
       } else {
         // A coordinator dies mid-round: a node with client operations in flight, a moment after they began.

@@ -74,7 +74,6 @@ export class ReplSim {
       channel,
       clock,
       members: alive,
-      replicaEntries: () => replicator?.replicaEntries() ?? [],
       opTimeoutMs: 2000,
       unsafeSkipRewrite: this.o.unsafeSkipRewrite ?? false,
     });
@@ -98,7 +97,7 @@ export class ReplSim {
       tombstoneMs: 10_000,
       maxKeys: 1_000_000,
       pushIntervalMs: this.o.pushIntervalMs ?? 100,
-      request: { attemptTimeoutMs: 50, retries: 6, timeoutMs: 1500 },
+      request: { attemptTimeoutMs: 50 },
     });
     const node: ReplNode = { name, transport, locker, replicator, configurator };
     this.nodes.set(name, node);

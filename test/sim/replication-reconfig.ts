@@ -22,13 +22,11 @@ export const RECONFIG_LIMITS = {
 } as const;
 
 /**
- * The checker's allowance for an accept applied after its operation ended.
- * Counted twice here: a promoted voter's acceptor is filled from its replica
- * copy, whose lease was measured when a voter pushed it, so like an accept
- * delivered late it can end later than the original by one more transit
- * (network delay and reordering plus a pause of the receiver).
+ * The checker's allowance for an accept applied after its operation ended:
+ * the longest transit (delay, reordering, a pause of the receiver). Replicated
+ * copies never enter an acceptor, so they need no allowance of their own.
  */
-export const RECONFIG_GRANT_SLACK_MS = 2 * (RECONFIG_LIMITS.maxDelayMs + RECONFIG_LIMITS.maxReorderDelayMs + RECONFIG_LIMITS.maxPauseMs + 1);
+export const RECONFIG_GRANT_SLACK_MS = RECONFIG_LIMITS.maxDelayMs + RECONFIG_LIMITS.maxReorderDelayMs + RECONFIG_LIMITS.maxPauseMs + 1;
 
 export interface ReconfigSimStats {
   ops: number;
