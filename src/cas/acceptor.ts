@@ -1,9 +1,11 @@
 // The CASPaxos acceptor for every key on one voter, as a pure state machine:
 // it is handed requests and the monotonic time and returns replies and local
 // view events; expiry and garbage collection run when the driver calls tick().
-import { ballotEquals, compareBallots, maxBallot, type Ballot } from "./ballot.js";
+// Key state is kept in columns (typed arrays and arrays indexed by a slot per
+// key) rather than an object graph per key: a live lease costs ~200 bytes.
+import type { Ballot } from "./ballot.js";
 import type { CasReply, CasRequest, WireRecord } from "./messages.js";
-import { DeadlineHeap } from "./lease-table.js";
+import { SlotDeadlineHeap, SlotFifo } from "./lease-table.js";
 
 export interface AcceptorConfig {
   /** Version of the voter configuration; rounds from another version are refused. */
@@ -37,32 +39,87 @@ export type AcceptorEvent =
   | { readonly kind: "changed"; readonly key: string; readonly before: LocalRecord | null; readonly after: LocalRecord | null }
   | { readonly kind: "expired"; readonly key: string; readonly record: LocalRecord };
 
-interface KeyState {
-  promised: Ballot | null;
-  accepted: Ballot | null;
-  record: LocalRecord | null;
-  /** Write id of the accepted state: the ballot of the change that produced it (kept through write-backs and expiry). */
-  origin: Ballot | null;
-  /** The accepted record's lease ran out (record is null): reported so a proposer writes "absent" back before answering it. */
-  lapsed: boolean;
-  /** Last promise or accept, for garbage collection. */
-  touchedAt: number;
-  /** Bumped on every change so stale heap entries are skipped. */
-  gen: number;
-}
-
 export interface AcceptorResult {
   reply: CasReply;
   events: AcceptorEvent[];
 }
 
+// Numeric columns of a slot, interleaved in one Float64Array (stride NUM).
+const PROMISED_C = 0;
+const ACCEPTED_C = 1;
+const ORIGIN_C = 2;
+const TOKEN = 3;
+const EXPIRES_AT = 4;
+const TOUCHED_AT = 5;
+const NUM = 6;
+const INITIAL_SLOTS = 1024;
+/** Bound on the node-name intern table; past it the table starts over (names then merely stop being shared). */
+const MAX_INTERNED_NAMES = 1024;
+
+/** Orders ballots given as (counter, node); as compareBallots. */
+function compareParts(ac: number, an: string, bc: number, bn: string): number {
+  if (ac !== bc) return ac < bc ? -1 : 1;
+  if (an === bn) return 0;
+  return an < bn ? -1 : 1;
+}
+
+/**
+ * A value's bytes as a one-byte (latin1) string: one heap object of
+ * 16 + length bytes, where a small Uint8Array costs ~185 bytes more (view,
+ * ArrayBuffer and backing store). Bytes compare equal exactly when the strings do.
+ */
+function bytesToLatin1(v: Uint8Array): string {
+  // Short values: fromCharCode skips the Buffer view (~2× faster up to ~16 bytes, slower past it).
+  if (v.length <= 16) return String.fromCharCode.apply(null, v as unknown as number[]);
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("latin1");
+}
+
+/** A fresh Uint8Array (not a pooled Buffer) with the bytes of a latin1 string. */
+function latin1ToBytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  if (s.length <= 64) {
+    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  } else {
+    Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(s, "latin1");
+  }
+  return out;
+}
+
 export class Acceptor {
-  private readonly keys = new Map<string, KeyState>();
-  private readonly deadlines = new DeadlineHeap<string>();
+  /** Key → slot; a slot indexes every column below. */
+  private readonly slotOf = new Map<string, number>();
+  private keyAt: Array<string | null> = [];
+  /** The accepted record's value as latin1 bytes; null when there is no record (absent, released or lapsed). */
+  private valueAt: Array<string | null> = [];
+  /** Ballot node names (interned); null for a null ballot. */
+  private promisedNode: Array<string | null> = [];
+  private acceptedNode: Array<string | null> = [];
+  /** Write id of the accepted state: the ballot of the change that produced it (kept through write-backs and expiry). */
+  private originNode: Array<string | null> = [];
+  private num = new Float64Array(INITIAL_SLOTS * NUM);
+  /**
+   * Bumped on every promise or accept (uint32, wrapping), so stale deadline
+   * entries are skipped. A stale entry taken for a current one after a wrap
+   * does no harm: tick() acts only on the slot's own expiresAt and touchedAt.
+   */
+  private genAt = new Uint32Array(INITIAL_SLOTS);
+  /** The accepted record's lease ran out (record is null): reported so a proposer writes "absent" back before answering it. */
+  private lapsedAt = new Uint8Array(INITIAL_SLOTS);
+  private readonly freeSlots: number[] = [];
+  private readonly names = new Map<string, string>();
+  /** Lease ends, armed when a record is accepted. */
+  private readonly deadlines = new SlotDeadlineHeap();
+  /**
+   * Garbage-collection deadlines: every promise or accept arms one at
+   * now + gcGraceMs, so they come due in the order they were armed and a
+   * FIFO holds them (the deadline is derived from the slot's touchedAt).
+   * Were `now` ever to go backwards, a key would only be forgotten later, never early.
+   */
+  private readonly gcQueue = new SlotFifo();
   /** The highest ballot of any key this acceptor forgot: it promises nothing at or below it for a key it has no state for. */
   private forgottenFloor: Ballot | null = null;
   private nextGen = 1;
-  /** Heap entries examined by tick() so far: the expiry work, which tracks what is due, not how many keys live. */
+  /** Deadline entries examined by tick() so far: the expiry work, which tracks what is due, not how many keys live. */
   tickWork = 0;
 
   constructor(readonly config: AcceptorConfig) {}
@@ -73,7 +130,7 @@ export class Acceptor {
 
   /** Keys with state (live, dead or only promised). */
   get size(): number {
-    return this.keys.size;
+    return this.slotOf.size;
   }
 
   isQuiet(now: number): boolean {
@@ -87,100 +144,151 @@ export class Acceptor {
     if (msg.cfg !== this.config.configVersion) return this.nack("config", null);
     if (this.isQuiet(now)) return this.nack("quiet", null);
     const events: AcceptorEvent[] = [];
-    this.expireKey(msg.key, now, events);
-    let state = this.keys.get(msg.key);
-    if (!state && this.keys.size >= this.config.maxKeys) return { ...this.nack("full", null), events };
-    // For a key without state, the forgotten floor acts as the promise.
-    const promised = state ? state.promised : this.forgottenFloor;
+    let slot = this.slotOf.get(msg.key) ?? -1;
+    if (slot >= 0) this.expireSlot(slot, now, events);
+    else if (this.slotOf.size >= this.config.maxKeys) return { ...this.nack("full", null), events };
     const b = msg.ballot;
+    // For a key without state, the forgotten floor acts as the promise.
+    const pNode = slot >= 0 ? this.promisedNode[slot]! : (this.forgottenFloor?.node ?? null);
+    const pC = slot >= 0 ? this.num[slot * NUM + PROMISED_C]! : (this.forgottenFloor?.c ?? 0);
+    const vsPromised = pNode === null ? 1 : compareParts(b.c, b.node, pC, pNode);
 
     if (msg.type === "prepare") {
       // Equal is allowed: a retransmitted prepare of the same proposer.
-      const ok = state ? !promised || compareBallots(b, promised) >= 0 : !promised || compareBallots(b, promised) > 0;
-      if (!ok) return { ...this.nack("promised", promised), events };
-      if (!state) state = this.create(msg.key);
-      state.promised = b;
-      this.touch(msg.key, state, now);
+      const ok = slot >= 0 ? vsPromised >= 0 : vsPromised > 0;
+      if (!ok) return { ...this.nack("promised", this.promisedBallot(slot)), events };
+      if (slot < 0) slot = this.create(msg.key);
+      const node = this.intern(b.node);
+      this.promisedNode[slot] = node;
+      this.num[slot * NUM + PROMISED_C] = b.c;
+      this.touch(slot, now);
+      const base = slot * NUM;
+      const accepted = this.ballotAt(this.num[base + ACCEPTED_C]!, this.acceptedNode[slot]!);
+      const oNode = this.originNode[slot]!;
+      const oC = this.num[base + ORIGIN_C]!;
+      const value = this.valueAt[slot]!;
       return {
         reply: {
           type: "promise",
-          accepted: state.accepted,
-          record: this.wireRecord(state.record, now),
+          accepted,
+          record: this.wireRecord(slot, now),
           floor: this.forgottenFloor,
-          origin: state.origin && !ballotEquals(state.origin, state.accepted) ? state.origin : null,
-          lapsed: state.lapsed || (state.record !== null && state.record.expiresAt <= now),
+          origin: oNode !== null && !(accepted && oC === accepted.c && oNode === accepted.node) ? { c: oC, node: oNode } : null,
+          lapsed: this.lapsedAt[slot] === 1 || (value !== null && this.num[base + EXPIRES_AT]! <= now),
         },
         events,
       };
     }
 
     // accept
-    if (state && ballotEquals(state.accepted, b)) {
+    if (slot >= 0 && this.acceptedNode[slot] === b.node && this.num[slot * NUM + ACCEPTED_C] === b.c) {
       // A retransmission of an accept already taken: one ballot carries one value, so it is the same.
-      const nextPromised = msg.nextC !== null && ballotEquals(state.promised, { c: msg.nextC, node: b.node });
+      const nextPromised = msg.nextC !== null && this.promisedNode[slot] === b.node && this.num[slot * NUM + PROMISED_C] === msg.nextC;
       return { reply: { type: "accepted", nextPromised }, events };
     }
-    const ok = state ? !promised || compareBallots(b, promised) >= 0 : !promised || compareBallots(b, promised) > 0;
-    if (!ok) return { ...this.nack("promised", promised), events };
-    if (!state) state = this.create(msg.key);
-    const before = this.live(state.record, now);
-    state.accepted = b;
-    state.record = msg.record ? { value: msg.record.value, token: msg.record.token, expiresAt: now + msg.record.leaseMs } : null;
-    state.origin = msg.origin ?? b;
-    state.lapsed = false;
+    const ok = slot >= 0 ? vsPromised >= 0 : vsPromised > 0;
+    if (!ok) return { ...this.nack("promised", this.promisedBallot(slot)), events };
+    if (slot < 0) slot = this.create(msg.key);
+    const before = this.liveRecord(slot, now);
+    const node = this.intern(b.node);
+    const base = slot * NUM;
+    this.acceptedNode[slot] = node;
+    this.num[base + ACCEPTED_C] = b.c;
+    let after: LocalRecord | null = null;
+    if (msg.record) {
+      after = { value: msg.record.value, token: msg.record.token, expiresAt: now + msg.record.leaseMs };
+      this.valueAt[slot] = bytesToLatin1(msg.record.value);
+      this.num[base + TOKEN] = after.token;
+      this.num[base + EXPIRES_AT] = after.expiresAt;
+    } else {
+      this.valueAt[slot] = null;
+    }
+    if (msg.origin) {
+      this.originNode[slot] = this.intern(msg.origin.node);
+      this.num[base + ORIGIN_C] = msg.origin.c;
+    } else {
+      this.originNode[slot] = node;
+      this.num[base + ORIGIN_C] = b.c;
+    }
+    this.lapsedAt[slot] = 0;
     // Accepting b also promises the proposer's next ballot (a prepare piggybacked
     // on this accept): the proposer may then skip prepare for its next change.
-    state.promised = msg.nextC !== null && msg.nextC > b.c ? { c: msg.nextC, node: b.node } : b;
-    this.touch(msg.key, state, now);
-    events.push({ kind: "changed", key: msg.key, before, after: state.record });
+    this.promisedNode[slot] = node;
+    this.num[base + PROMISED_C] = msg.nextC !== null && msg.nextC > b.c ? msg.nextC : b.c;
+    this.touch(slot, now);
+    events.push({ kind: "changed", key: msg.key, before, after });
     return { reply: { type: "accepted", nextPromised: msg.nextC !== null }, events };
   }
 
   /** Expires leases and forgets dead keys that are due; cost is proportional to what is due. */
   tick(now: number): AcceptorEvent[] {
     const events: AcceptorEvent[] = [];
-    for (;;) {
-      const e = this.deadlines.popDue(now);
-      if (!e) break;
+    const grace = this.config.gcGraceMs;
+    const heap = this.deadlines;
+    while (heap.popDue(now)) {
       this.tickWork++;
-      const state = this.keys.get(e.key);
-      if (!state || state.gen !== e.gen) continue;
-      if (state.record) {
-        // Lapsed lease: expireKey re-arms the entry for garbage collection.
-        this.expireKey(e.key, now, events);
+      const slot = heap.poppedSlot;
+      if (this.keyAt[slot] === null || this.genAt[slot] !== heap.poppedGen) continue;
+      this.expireSlot(slot, now, events);
+      // A lease longer than the grace (or a late tick): its GC entry passed while it was live.
+      if (this.valueAt[slot] === null && this.num[slot * NUM + TOUCHED_AT]! + grace <= now) this.forget(slot);
+    }
+    const q = this.gcQueue;
+    while (q.size > 0) {
+      const slot = q.headSlot();
+      if (this.keyAt[slot] === null || this.genAt[slot] !== q.headGen()) {
+        q.shift();
+        this.tickWork++;
         continue;
       }
-      const gcAt = state.touchedAt + this.config.gcGraceMs;
-      if (gcAt <= now) {
-        this.forgottenFloor = maxBallot(this.forgottenFloor, maxBallot(state.promised, state.accepted));
-        this.keys.delete(e.key);
-      } else {
-        this.deadlines.push(gcAt, e.key, state.gen);
-      }
+      if (this.num[slot * NUM + TOUCHED_AT]! + grace > now) break;
+      q.shift();
+      this.tickWork++;
+      this.expireSlot(slot, now, events);
+      // Still live: its lease-end entry in the heap forgets it when it lapses.
+      if (this.valueAt[slot] === null) this.forget(slot);
     }
-    if (this.deadlines.size > 2 * this.keys.size + 1024) {
-      this.deadlines.compact((x) => this.keys.get(x.key)?.gen === x.gen);
-    }
+    // Lazy deletion leaves stale entries behind (a key promised or accepted
+    // again); drop them when they outnumber the keys, so memory tracks keys.
+    const keep = (slot: number, gen: number): number => (this.keyAt[slot] !== null && this.genAt[slot] === gen ? slot : -1);
+    if (heap.size > 2 * this.slotOf.size + 1024) heap.compact(keep);
+    if (q.size > 2 * this.slotOf.size + 1024) q.compact(keep);
+    // After a mass expiry most slots are free: renumber the rest, so the columns shrink back.
+    if (this.keyAt.length > 4 * INITIAL_SLOTS && this.slotOf.size < this.keyAt.length >> 2) this.compactSlots();
     return events;
   }
 
   /** When tick() next has work, if ever. */
   nextDeadline(): number | undefined {
-    return this.deadlines.peekAt();
+    let at = this.deadlines.peekAt();
+    const q = this.gcQueue;
+    // Stale heads are dropped here so the head's deadline is a real one.
+    while (q.size > 0) {
+      const slot = q.headSlot();
+      if (this.keyAt[slot] === null || this.genAt[slot] !== q.headGen()) {
+        q.shift();
+        continue;
+      }
+      const gcAt = this.num[slot * NUM + TOUCHED_AT]! + this.config.gcGraceMs;
+      at = at === undefined ? gcAt : Math.min(at, gcAt);
+      break;
+    }
+    return at;
   }
 
   /** The live local record of a key (the dirty-read view). */
   get(key: string, now: number): LocalRecord | undefined {
-    return this.live(this.keys.get(key)?.record ?? null, now) ?? undefined;
+    const slot = this.slotOf.get(key);
+    return slot === undefined ? undefined : (this.liveRecord(slot, now) ?? undefined);
   }
 
   /** Live local entries whose key starts with `prefix`. O(keys): for inspection, not hot paths. */
   entries(prefix: string, now: number, limit: number): Array<[string, LocalRecord]> {
     const out: Array<[string, LocalRecord]> = [];
-    for (const [k, s] of this.keys) {
+    for (const [k, slot] of this.slotOf) {
       if (out.length >= limit) break;
-      const r = this.live(s.record, now);
-      if (r && k.startsWith(prefix)) out.push([k, r]);
+      if (!this.isLive(slot, now) || !k.startsWith(prefix)) continue;
+      out.push([k, this.liveRecord(slot, now)!]);
     }
     return out;
   }
@@ -188,7 +296,7 @@ export class Acceptor {
   /** Count of live records (O(keys)). */
   liveCount(now: number): number {
     let n = 0;
-    for (const s of this.keys.values()) if (this.live(s.record, now)) n++;
+    for (let slot = 0; slot < this.keyAt.length; slot++) if (this.isLive(slot, now)) n++;
     return n;
   }
 
@@ -198,46 +306,165 @@ export class Acceptor {
    * reconfiguration rewrites each of them under the new configuration.
    */
   keyNames(): IterableIterator<string> {
-    return this.keys.keys();
+    return this.slotOf.keys();
   }
 
   /** For tests and invariants: the raw state of a key. */
   inspect(key: string): { promised: Ballot | null; accepted: Ballot | null; record: LocalRecord | null; origin: Ballot | null } | undefined {
-    const s = this.keys.get(key);
-    return s ? { promised: s.promised, accepted: s.accepted, record: s.record, origin: s.origin } : undefined;
+    const slot = this.slotOf.get(key);
+    if (slot === undefined) return undefined;
+    const base = slot * NUM;
+    const value = this.valueAt[slot]!;
+    return {
+      promised: this.promisedBallot(slot),
+      accepted: this.ballotAt(this.num[base + ACCEPTED_C]!, this.acceptedNode[slot]!),
+      record: value === null ? null : { value: latin1ToBytes(value), token: this.num[base + TOKEN]!, expiresAt: this.num[base + EXPIRES_AT]! },
+      origin: this.ballotAt(this.num[base + ORIGIN_C]!, this.originNode[slot]!),
+    };
   }
 
-  private create(key: string): KeyState {
-    const s: KeyState = { promised: this.forgottenFloor, accepted: null, record: null, origin: null, lapsed: false, touchedAt: 0, gen: 0 };
-    this.keys.set(key, s);
-    return s;
+  private create(key: string): number {
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      slot = this.keyAt.length;
+      if (slot === this.genAt.length) this.grow(2 * slot);
+      this.keyAt.push(key);
+      this.valueAt.push(null);
+      this.promisedNode.push(null);
+      this.acceptedNode.push(null);
+      this.originNode.push(null);
+    } else {
+      this.keyAt[slot] = key;
+    }
+    this.slotOf.set(key, slot);
+    const floor = this.forgottenFloor;
+    this.promisedNode[slot] = floor ? this.intern(floor.node) : null;
+    this.num[slot * NUM + PROMISED_C] = floor ? floor.c : 0;
+    this.lapsedAt[slot] = 0;
+    return slot;
   }
 
-  private touch(key: string, s: KeyState, now: number): void {
-    s.touchedAt = now;
-    s.gen = this.nextGen++;
-    this.deadlines.push(s.record ? s.record.expiresAt : now + this.config.gcGraceMs, key, s.gen);
+  /** Forgets a dead key; the floor keeps the highest ballot it had. */
+  private forget(slot: number): void {
+    const base = slot * NUM;
+    this.raiseFloor(this.num[base + PROMISED_C]!, this.promisedNode[slot]!);
+    this.raiseFloor(this.num[base + ACCEPTED_C]!, this.acceptedNode[slot]!);
+    this.slotOf.delete(this.keyAt[slot]!);
+    this.keyAt[slot] = null;
+    this.valueAt[slot] = null;
+    this.promisedNode[slot] = null;
+    this.acceptedNode[slot] = null;
+    this.originNode[slot] = null;
+    this.freeSlots.push(slot);
   }
 
-  /** Turns a lapsed record into "absent" (emitting `expired`) and arms the key's GC. */
-  private expireKey(key: string, now: number, events: AcceptorEvent[]): void {
-    const s = this.keys.get(key);
-    if (!s || !s.record || s.record.expiresAt > now) return;
-    const record = s.record;
-    s.record = null;
-    s.lapsed = true;
-    s.gen = this.nextGen++;
-    this.deadlines.push(Math.max(now, s.touchedAt + this.config.gcGraceMs), key, s.gen);
-    events.push({ kind: "expired", key, record });
+  private raiseFloor(c: number, node: string | null): void {
+    const floor = this.forgottenFloor;
+    if (node !== null && (!floor || compareParts(c, node, floor.c, floor.node) > 0)) this.forgottenFloor = { c, node };
   }
 
-  private live(r: LocalRecord | null, now: number): LocalRecord | null {
-    return r && r.expiresAt > now ? r : null;
+  /** Resizes the typed columns to `slots` (at least the slots in use). */
+  private grow(slots: number): void {
+    const used = this.keyAt.length;
+    const num = new Float64Array(slots * NUM);
+    num.set(this.num.subarray(0, used * NUM));
+    this.num = num;
+    const gen = new Uint32Array(slots);
+    gen.set(this.genAt.subarray(0, used));
+    this.genAt = gen;
+    const lapsed = new Uint8Array(slots);
+    lapsed.set(this.lapsedAt.subarray(0, used));
+    this.lapsedAt = lapsed;
   }
 
-  private wireRecord(r: LocalRecord | null, now: number): WireRecord | null {
-    if (!r || r.expiresAt <= now) return null;
-    return { value: r.value, leaseMs: r.expiresAt - now, token: r.token };
+  /** Moves the used slots to the front (keeping their order), remaps the deadline entries and shrinks the columns. O(slots). */
+  private compactSlots(): void {
+    const used = this.keyAt.length;
+    const newSlot = new Int32Array(used).fill(-1);
+    let k = 0;
+    for (let s = 0; s < used; s++) {
+      const key = this.keyAt[s]!;
+      if (key === null) continue;
+      newSlot[s] = k;
+      if (k !== s) {
+        this.keyAt[k] = key;
+        this.valueAt[k] = this.valueAt[s]!;
+        this.promisedNode[k] = this.promisedNode[s]!;
+        this.acceptedNode[k] = this.acceptedNode[s]!;
+        this.originNode[k] = this.originNode[s]!;
+        this.num.copyWithin(k * NUM, s * NUM, (s + 1) * NUM);
+        this.genAt[k] = this.genAt[s]!;
+        this.lapsedAt[k] = this.lapsedAt[s]!;
+        this.slotOf.set(key, k);
+      }
+      k++;
+    }
+    for (const column of [this.keyAt, this.valueAt, this.promisedNode, this.acceptedNode, this.originNode]) column.length = k;
+    this.freeSlots.length = 0;
+    let capacity = INITIAL_SLOTS;
+    while (capacity < 2 * k) capacity *= 2;
+    this.grow(capacity);
+    const remap = (slot: number, gen: number): number => {
+      const to = newSlot[slot]!;
+      return to >= 0 && this.genAt[to] === gen ? to : -1;
+    };
+    this.deadlines.compact(remap);
+    this.gcQueue.compact(remap);
+  }
+
+  private touch(slot: number, now: number): void {
+    this.num[slot * NUM + TOUCHED_AT] = now;
+    const gen = this.nextGen;
+    this.nextGen = (gen + 1) >>> 0;
+    this.genAt[slot] = gen;
+    if (this.valueAt[slot] !== null) this.deadlines.push(this.num[slot * NUM + EXPIRES_AT]!, slot, gen);
+    this.gcQueue.push(slot, gen);
+  }
+
+  /** Turns a lapsed record into "absent" (emitting `expired`); its GC stays armed by the key's last touch. */
+  private expireSlot(slot: number, now: number, events: AcceptorEvent[]): void {
+    const value = this.valueAt[slot];
+    if (value === null || value === undefined) return;
+    const base = slot * NUM;
+    const expiresAt = this.num[base + EXPIRES_AT]!;
+    if (expiresAt > now) return;
+    this.valueAt[slot] = null;
+    this.lapsedAt[slot] = 1;
+    events.push({ kind: "expired", key: this.keyAt[slot]!, record: { value: latin1ToBytes(value), token: this.num[base + TOKEN]!, expiresAt } });
+  }
+
+  private isLive(slot: number, now: number): boolean {
+    return this.valueAt[slot] != null && this.num[slot * NUM + EXPIRES_AT]! > now;
+  }
+
+  private liveRecord(slot: number, now: number): LocalRecord | null {
+    if (!this.isLive(slot, now)) return null;
+    const base = slot * NUM;
+    return { value: latin1ToBytes(this.valueAt[slot]!), token: this.num[base + TOKEN]!, expiresAt: this.num[base + EXPIRES_AT]! };
+  }
+
+  private wireRecord(slot: number, now: number): WireRecord | null {
+    if (!this.isLive(slot, now)) return null;
+    const base = slot * NUM;
+    return { value: latin1ToBytes(this.valueAt[slot]!), leaseMs: this.num[base + EXPIRES_AT]! - now, token: this.num[base + TOKEN]! };
+  }
+
+  private ballotAt(c: number, node: string | null): Ballot | null {
+    return node === null ? null : { c, node };
+  }
+
+  /** The promise a key is held to: its own, or the forgotten floor for a key without state. */
+  private promisedBallot(slot: number): Ballot | null {
+    return slot < 0 ? this.forgottenFloor : this.ballotAt(this.num[slot * NUM + PROMISED_C]!, this.promisedNode[slot]!);
+  }
+
+  /** One shared copy of each node name: every decoded message carries its own. */
+  private intern(name: string): string {
+    const known = this.names.get(name);
+    if (known !== undefined) return known;
+    if (this.names.size >= MAX_INTERNED_NAMES) this.names.clear();
+    this.names.set(name, name);
+    return name;
   }
 
   private nack(reason: "promised" | "quiet" | "config" | "full", promised: Ballot | null): AcceptorResult {

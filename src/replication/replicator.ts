@@ -217,7 +217,7 @@ export class Replicator {
     return n;
   }
 
-  /** The store's highest applied ballot and live record of a key (for promotion, tests). */
+  /** The store's live entries with their ballots (inspection and tests). */
   replicaEntries(): ReturnType<ReplicaStore["liveEntries"]> {
     return this.store.liveEntries(this.o.clock.now());
   }

@@ -128,7 +128,7 @@ export class ReplicaStore {
     return this.slots.get(key)?.ballot;
   }
 
-  /** Live entries with their ballots (for seeding a new acceptor from this copy on promotion). */
+  /** Live entries with their ballots (for inspection and tests; copies never enter an acceptor). */
   *liveEntries(now: number): IterableIterator<{ key: string; ballot: Ballot; origin: Ballot | null; record: StoredRecord }> {
     for (const [key, s] of this.slots) {
       const r = this.live(s, now);

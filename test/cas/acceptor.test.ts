@@ -123,3 +123,70 @@ test("the key bound refuses new keys, never existing ones", (t) => {
   t.like(a.handle(prepare("c", b(1)), 0).reply, { type: "nack", reason: "full" });
   t.like(a.handle(prepare("a", b(2)), 0).reply, { type: "promise" });
 });
+
+test("a lease longer than the GC grace is forgotten when it lapses, not before", (t) => {
+  const a = new Acceptor(cfg({ gcGraceMs: 100 }));
+  a.handle(accept("k", b(5), rec(1, 1000)), 0);
+  t.deepEqual(a.tick(500), []);
+  t.truthy(a.get("k", 500), "still live past the grace");
+  t.is(a.size, 1);
+  t.deepEqual(
+    a.tick(1000).map((e) => e.kind),
+    ["expired"],
+  );
+  t.is(a.size, 0, "forgotten as soon as it lapsed, the grace having passed");
+  t.deepEqual(a.floor, b(5));
+});
+
+test("a key that lapses while a refused request looks at it is still forgotten", (t) => {
+  for (const [leaseMs, gcGraceMs] of [
+    [100, 1000],
+    [500, 100],
+  ] as const) {
+    const a = new Acceptor(cfg({ gcGraceMs }));
+    a.handle(accept("k", b(5), rec(1, leaseMs)), 0);
+    a.tick(200);
+    // The refused prepare expires the record on the spot (and reports it) but arms nothing.
+    const r = a.handle(prepare("k", b(4)), leaseMs + 100);
+    t.like(r.reply, { type: "nack", reason: "promised" });
+    t.deepEqual(
+      r.events.map((e) => e.kind),
+      leaseMs > 200 ? ["expired"] : [],
+    );
+    a.tick(leaseMs + 100);
+    a.tick(Math.max(leaseMs, gcGraceMs) + 100);
+    t.is(a.size, 0, `lease ${leaseMs} ms, grace ${gcGraceMs} ms`);
+  }
+});
+
+test("after a mass expiry the survivors keep their state and new keys still work", (t) => {
+  const a = new Acceptor(cfg({ gcGraceMs: 1000, maxKeys: 100_000 }));
+  const value = (i: number): Uint8Array => new Uint8Array([i & 255, i >> 8, 7]);
+  for (let i = 0; i < 20_000; i++) {
+    const long = i % 200 === 0;
+    a.handle(accept(`k${i}`, b(10 + i, long ? "q" : "p"), { value: value(i), leaseMs: long ? 100_000 : 50, token: i }), i % 7);
+  }
+  a.handle(prepare("promised-late", b(3)), 1500);
+  t.is(a.tick(60).length, 19_900);
+  a.tick(1100);
+  t.is(a.size, 101, "the dead keys are forgotten; the long leases and the late promise stay");
+  for (let i = 0; i < 20_000; i += 200) {
+    const r = a.get(`k${i}`, 1100);
+    t.deepEqual(r && [...r.value], [...value(i)]);
+    t.is(r?.token, i);
+    t.is(r?.expiresAt, 100_000 + (i % 7));
+    t.deepEqual(a.inspect(`k${i}`)?.accepted, b(10 + i, "q"));
+  }
+  t.deepEqual(a.inspect("promised-late")?.promised, b(3));
+  // New keys after the table shrank, and the survivors' deadlines still fire.
+  for (let i = 0; i < 5000; i++) a.handle(accept(`n${i}`, b(1_000_000 + i), { value: value(i), leaseMs: 200, token: i }), 1200);
+  t.is(a.size, 5101);
+  t.is(a.get("n4999", 1300)?.token, 4999);
+  t.is(a.tick(1400).length, 5000);
+  a.tick(2600);
+  t.is(a.size, 100, "the late promise and the short new keys are forgotten");
+  t.is(a.tick(100_006).length, 100, "every long lease expires at its own time");
+  a.tick(101_010);
+  t.is(a.size, 0);
+  t.deepEqual(a.floor, b(1_004_999), "the floor is the highest ballot forgotten");
+});
