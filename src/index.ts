@@ -19,3 +19,8 @@ export type { LeaseClient, LeaseGrant, MutexOptions, AcquireOptions, MutexState,
 // One process's node (UDP transport + membership + Locker), as the agent runs it.
 export { startNode } from "./node.js";
 export type { LockerNode, NodeOptions } from "./node.js";
+// Replication, catch-up and voter changes; the `expect: N` bootstrap; LAN discovery.
+export { ClusterNode, attachReplication, Configurator, Replicator } from "./replication/index.js";
+export type { ClusterNodeOptions, VoterConfig } from "./replication/index.js";
+export { bootstrapExpect } from "./bootstrap/expect.js";
+export { MulticastBeacon } from "./discovery/multicast.js";

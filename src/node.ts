@@ -13,6 +13,10 @@ import { ChannelId, type Address, type Channel, type RequestOptions } from "./tr
 import type { Clock } from "./util/clock.js";
 import type { Random } from "./util/random.js";
 import type { Keyring } from "./wire/keyring.js";
+import { bootstrapExpect, decodeAdvert } from "./bootstrap/expect.js";
+import { attachReplication } from "./replication/attach.js";
+import { normalizeConfig, type VoterConfig } from "./replication/messages.js";
+import type { Configurator } from "./replication/reconfig.js";
 
 export interface NodeOptions {
   /** Unique member name; voters are listed by name. */
@@ -32,8 +36,10 @@ export interface NodeOptions {
   limits?: Partial<LockerLimits>;
   /** Quiet period before this node's acceptor votes (default: the Locker's, maxLeaseMs). */
   quietPeriodMs?: number;
-  /** Membership metadata (small); the node adds its role. */
+  /** Membership metadata (small); the node adds its voter-configuration advert. */
   meta?: Record<string, unknown>;
+  /** expect: give up forming the voter set after this long. Default 60 s. */
+  expectTimeoutMs?: number;
   /** Membership timing profile (default "lan"). */
   profile?: ProfileName;
   membershipConfig?: Partial<MembershipConfig>;
@@ -47,6 +53,8 @@ export interface LockerNode {
   readonly locker: Locker;
   readonly membership: Membership;
   readonly transport: Transport;
+  /** Voter changes: addVoter, removeVoter, promote (one voter at a time). */
+  readonly configurator: Configurator;
   /** The voter set in force. */
   voters(): string[];
   configVersion(): number;
@@ -107,32 +115,85 @@ export async function startNode(options: NodeOptions): Promise<LockerNode> {
   }
 }
 
+/** Membership metadata of a node: the application's fields plus the voter-configuration advert under `locker`. */
+function withAdvert(meta: Record<string, unknown> | undefined, advert: unknown): Record<string, unknown> {
+  return { ...meta, locker: advert };
+}
+
+/**
+ * The newest voter configuration the members advertise. A node that restarts
+ * (memory lost) after the voters changed must run that one, not its stale
+ * static list: two such nodes could otherwise form a quorum of a
+ * configuration the cluster has left.
+ */
+function newestAdvertised(membership: Membership): VoterConfig | undefined {
+  let best: VoterConfig | undefined;
+  for (const m of membership.members()) {
+    const adopted = decodeAdvert((m.meta as { locker?: unknown } | undefined)?.locker).adopted;
+    if (!adopted || (best && adopted.version <= best.version)) continue;
+    try {
+      best = normalizeConfig(adopted.version, adopted.voters.map((name) => ({ name, address: name })));
+    } catch {
+      // a malformed advert is ignored
+    }
+  }
+  return best;
+}
+
 async function assemble(options: NodeOptions, transport: Transport): Promise<LockerNode> {
   const { clock, random, logger } = options;
   const join = options.join ?? [];
   let voters = [...(options.voters ?? [])];
   const expect = options.expect ?? 0;
+  if (voters.length > 0 && expect > 0) throw new LockerError("invalid", "give either voters or expect, not both");
   if (voters.length === 0 && expect === 0) {
     if (join.length > 0 || options.replica) throw new LockerError("invalid", "joining a cluster needs its voters (or expect)");
     voters = [options.name]; // a cluster of one: this node is its own voter
   }
-  if (expect > 0) {
-    throw new LockerError("invalid", "expect-based bootstrap is not wired into the node yet; list the voters");
-  }
-  const role = voters.includes(options.name) && !options.replica ? "voter" : "replica";
   const membership = new Membership({
     address: transport.address,
     name: options.name,
     channel: transport.channel(ChannelId.membership, bytesCodec),
     clock,
     random,
-    meta: { ...options.meta, role },
+    meta: withAdvert(options.meta, null),
     profile: options.profile ?? "lan",
     config: options.membershipConfig,
   });
   if (logger) {
     membership.on("change", (e: MemberEvent) => logger.info({ member: e.member.name, address: e.member.address, state: e.member.state }, `member ${e.type}`));
   }
+  try {
+    await membership.bootstrap([...join]);
+  } catch (e) {
+    // Keep running alone: seeds may come up later and find us, as in memberlist.
+    logger?.warn({ err: (e as Error).message, join }, "no seed answered; running until a member finds this node");
+  }
+  // Voters are named; the CAS layer addresses them by name and membership
+  // says where each one is now (see NamedChannel).
+  let config: VoterConfig;
+  if (expect > 0) {
+    if (options.replica) {
+      // A replica never proposes itself: it waits for the voters' advert.
+      config = await waitForAdvertised(membership, clock, options.expectTimeoutMs ?? 60_000);
+    } else {
+      logger?.info({ expect }, "bootstrap: waiting for the first members that see each other");
+      const decided = await bootstrapExpect({
+        membership,
+        clock,
+        expect,
+        metaOf: (advert) => withAdvert(options.meta, advert),
+        advertOf: (meta) => (meta as { locker?: unknown } | undefined)?.locker,
+        ...(options.expectTimeoutMs !== undefined ? { timeoutMs: options.expectTimeoutMs } : {}),
+      });
+      config = normalizeConfig(decided.version, decided.voters.map((v) => ({ name: v.name, address: v.name })));
+    }
+  } else {
+    config = normalizeConfig(1, voters.map((name) => ({ name, address: name })));
+  }
+  const newer = newestAdvertised(membership);
+  if (newer && newer.version > config.version) config = newer;
+
   const addressOf = (name: string): Address | undefined => {
     if (name === options.name) return transport.address;
     const m = membership.member(name);
@@ -144,32 +205,48 @@ async function assemble(options: NodeOptions, transport: Transport): Promise<Loc
     channel,
     clock,
     random,
-    voters: voters.map((name) => ({ name, address: name })),
-    isVoterAlive: (name) => name === options.name || membership.isAlive(name),
+    voters: config.voters,
+    configVersion: config.version,
+    // A suspect is still asked: under load SWIM suspects slow members, and
+    // failing fast on them would turn a slow cluster into an unavailable one.
+    isVoterAlive: (name) => {
+      if (name === options.name) return true;
+      const state = membership.member(name)?.state;
+      return state === "alive" || state === "suspect";
+    },
     limits: options.limits,
     maxLeaseMs: options.limits?.maxLeaseMs,
     quietPeriodMs: options.quietPeriodMs,
   });
-  try {
-    await membership.bootstrap([...join]);
-  } catch (e) {
-    // Keep running alone: seeds may come up later and find us, as in memberlist.
-    logger?.warn({ err: (e as Error).message, join }, "no seed answered; running until a member finds this node");
-  }
+  const attached = attachReplication({
+    name: options.name,
+    locker,
+    membership,
+    transport,
+    clock,
+    random,
+    addressOf: (v) => addressOf(v.name),
+    voterAddressOf: (m) => m.name,
+    advertise: (advert) => withAdvert(options.meta, advert),
+  });
+  const currentVoters = (): string[] => locker.cas.voters.map((v) => v.name);
   let closing: Promise<void> | undefined;
   return {
     name: options.name,
     locker,
     membership,
     transport,
-    voters: () => [...voters],
-    configVersion: () => 1,
+    configurator: attached.configurator,
+    voters: currentVoters,
+    configVersion: () => locker.cas.configVersion,
     ready: () => {
-      const alive = voters.filter((v) => v === options.name || membership.isAlive(v)).length;
-      return alive > voters.length / 2 && !locker.summary().quiet;
+      const all = currentVoters();
+      const alive = all.filter((v) => v === options.name || membership.isAlive(v)).length;
+      return alive > all.length / 2 && !locker.summary().quiet;
     },
     close: () => {
       closing ??= (async () => {
+        attached.close();
         try {
           await membership.leave();
         } catch {
@@ -182,4 +259,20 @@ async function assemble(options: NodeOptions, transport: Transport): Promise<Loc
       return closing;
     },
   };
+}
+
+/** A replica started with `expect`: waits until some member advertises the adopted configuration. */
+function waitForAdvertised(membership: Membership, clock: Clock, timeoutMs: number): Promise<VoterConfig> {
+  return new Promise((resolve, reject) => {
+    const started = clock.now();
+    const check = (): void => {
+      const c = newestAdvertised(membership);
+      if (c) return resolve(c);
+      if (clock.now() - started >= timeoutMs) {
+        return reject(new LockerError("unavailable", `no voter configuration advertised within ${timeoutMs} ms`));
+      }
+      clock.setTimer(100, check);
+    };
+    check();
+  });
 }
