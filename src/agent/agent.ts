@@ -99,6 +99,11 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
     status,
     ready: () => node.ready(),
     members: memberList,
+    voters: {
+      current: () => ({ version: node.configVersion(), voters: node.voters() }),
+      promote: async (name) => view(await node.configurator.promote(name)),
+      remove: async (name) => view(await node.configurator.removeVoter(name)),
+    },
     metrics,
     logger,
     clock,
@@ -161,4 +166,8 @@ export async function runAgentFromArgs(argv: readonly string[], env: Record<stri
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
   });
+}
+
+function view(c: { version: number; voters: ReadonlyArray<{ name: string }> }): { version: number; voters: string[] } {
+  return { version: c.version, voters: c.voters.map((v) => v.name) };
 }

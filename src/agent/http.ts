@@ -43,10 +43,25 @@ export interface HttpApiDeps {
   /** Past the quiet period with enough voters alive (cheap: no round). */
   ready(): boolean;
   members(): Record<string, unknown>[];
+  /** The voter configuration and its one-voter-at-a-time changes. */
+  voters: VoterAdmin;
   metrics: AgentMetrics;
   logger: Logger;
   clock: Clock;
   limits: HttpLimits;
+}
+
+export interface VoterConfigView {
+  version: number;
+  voters: string[];
+}
+
+export interface VoterAdmin {
+  current(): VoterConfigView;
+  /** Makes a live member (a replica) a voter. */
+  promote(name: string): Promise<VoterConfigView>;
+  /** Takes a voter out of the configuration (it stays a member, as a replica). */
+  remove(name: string): Promise<VoterConfigView>;
 }
 
 /** Status code for each error code; documented in the README. */
@@ -237,6 +252,19 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
       if (!ok) throw methodNotAllowed(method, routeName, allowed);
     };
     if (path.startsWith("/v1/keys/")) return handleKeys(req, url, path.slice("/v1/keys/".length));
+    if (path.startsWith("/v1/voters/")) {
+      let name: string;
+      try {
+        name = decodeURIComponent(path.slice("/v1/voters/".length));
+      } catch {
+        throw invalid("the voter name is not valid percent-encoding");
+      }
+      if (name.length === 0 || name.includes("/") || Buffer.byteLength(name) > 128) throw invalid("expected /v1/voters/{name} with a member name of 1..128 bytes");
+      only(["PUT", "DELETE"], "/v1/voters/{name}");
+      queryParams(url, []);
+      const changed = method === "PUT" ? await op("promote", () => deps.voters.promote(name)) : await op("remove_voter", () => deps.voters.remove(name));
+      return { status: 200, body: changed as unknown as Record<string, unknown> };
+    }
     switch (path) {
       case "/":
         only(["GET"], path);
@@ -252,6 +280,10 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
         const keys = all.slice(0, limits.maxListedKeys).map(keyJson);
         return { status: 200, body: { keys, truncated: all.length > keys.length } };
       }
+      case "/v1/voters":
+        only(["GET"], path);
+        queryParams(url, []);
+        return { status: 200, body: deps.voters.current() as unknown as Record<string, unknown> };
       case "/v1/members":
         only(["GET"], path);
         queryParams(url, []);

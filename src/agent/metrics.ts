@@ -23,7 +23,9 @@ export type OperationKind =
   | "read_consistent"
   | "wait_present"
   | "wait_released"
-  | "keys";
+  | "keys"
+  | "promote"
+  | "remove_voter";
 
 export class AgentMetrics {
   readonly registry = new Registry();

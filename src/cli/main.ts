@@ -109,6 +109,9 @@ const COMMANDS: CommandSpec[] = [
   },
   { name: "keys", args: "[PREFIX]", summary: "list keys held in the agent's local copy", flags: [], min: 0, max: 1 },
   { name: "members", args: "", summary: "list cluster members", flags: [], min: 0, max: 0 },
+  { name: "voters", args: "", summary: "show the voter configuration (version and voters)", flags: [], min: 0, max: 0 },
+  { name: "promote", args: "NAME", summary: "make member NAME (a replica) a voter; one voter changes at a time", flags: [], min: 1, max: 1 },
+  { name: "remove-voter", args: "NAME", summary: "take voter NAME out of the configuration (it stays as a replica)", flags: [], min: 1, max: 1 },
   { name: "status", args: "", summary: "show the agent's status", flags: [], min: 0, max: 0 },
   {
     name: "exec",
@@ -379,6 +382,16 @@ async function run(spec: CommandSpec, p: Parsed, client: AgentClient, clock: Sys
       const rows = (Array.isArray(r.members) ? r.members : []) as Record<string, unknown>[];
       const lines = rows.map((m) => [m.name, m.role, m.state, m.address, m.incarnation].map(String));
       return show(r, table(["NAME", "ROLE", "STATE", "ADDRESS", "INCARNATION"], lines));
+    }
+    case "voters":
+    case "promote":
+    case "remove-voter": {
+      const r =
+        spec.name === "voters"
+          ? await client.call("GET", "/v1/voters")
+          : await client.call(spec.name === "promote" ? "PUT" : "DELETE", `/v1/voters/${encodeURIComponent(a)}`, undefined, 120_000);
+      const names = Array.isArray(r.voters) ? (r.voters as string[]) : [];
+      return show(r, `version ${String(r.version)}: ${names.join(", ")}`);
     }
     case "status": {
       const r = await client.call("GET", "/v1/status");

@@ -3,7 +3,7 @@
 // through the voters; `--expect 3` forms one voter set and later nodes join
 // as replicas.
 import test from "ava";
-import { eventually, freePort, ready, request, spawnAgent, startCluster, tempDir, type AgentProcess } from "./harness.js";
+import { cli, eventually, freePort, ready, request, spawnAgent, startCluster, tempDir, type AgentProcess } from "./harness.js";
 
 test("replicas of a static 3-voter cluster see locks by their local copy and write through the voters", async (t) => {
   const cluster = await startCluster("rep", 3);
@@ -35,6 +35,27 @@ test("replicas of a static 3-voter cluster see locks by their local copy and wri
   const status = await request(replicas[0]!.http, "GET", "/v1/status");
   t.is(status.json.role, "replica");
   t.deepEqual(status.json.voters, cluster.agents.map((a) => a.name));
+
+  // Voter changes through the CLI and HTTP: promote a replica, remove a voter;
+  // writes keep succeeding and every node follows the new configuration.
+  const promoted = await cli(["promote", "rep-r1", "--json"], { http: cluster.agents[0]!.http, timeoutMs: 120_000 });
+  t.is(promoted.code, 0, promoted.stderr);
+  t.true((JSON.parse(promoted.stdout).voters as string[]).includes("rep-r1"));
+  const removed = await request(cluster.agents[1]!.http, "DELETE", "/v1/voters/rep-n3", undefined, 120_000);
+  t.is(removed.status, 200, removed.text);
+  t.deepEqual([...(removed.json.voters as string[])].sort(), ["rep-n1", "rep-n2", "rep-r1"]);
+  for (const node of [...cluster.agents, ...replicas]) {
+    await eventually(`${node.name} to follow the new voters`, async () => {
+      const v = await request(node.http, "GET", "/v1/voters");
+      return (v.json.voters as string[]).includes("rep-r1") && !(v.json.voters as string[]).includes("rep-n3") ? true : undefined;
+    }, 30_000);
+  }
+  const after = await request(replicas[1]!.http, "PUT", "/v1/keys/after-reconfig", { value: "ok", leaseMs: 5000 });
+  t.is(after.status, 200, after.text);
+  const shown = await cli(["voters"], { http: replicas[0]!.http });
+  t.regex(shown.stdout, /version \d+: .*rep-r1/);
+  const bad = await request(cluster.agents[0]!.http, "POST", "/v1/voters/rep-r2");
+  t.is(bad.status, 405);
 });
 
 test("--expect 3: three agents agree on one voter set; a fourth joins as a replica", async (t) => {
