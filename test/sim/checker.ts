@@ -76,6 +76,7 @@
 // The linearizability search also requires tokens to increase along its order.
 // (d) No phantom values: a value seen by dirtyRead or waitFor was written by
 // some lock or update on that key invoked before it was seen.
+import type { LockerErrorCode } from "../../src/errors.js";
 
 export type OpName = "lock" | "update" | "extendLease" | "release" | "read" | "dirtyRead" | "waitFor" | "waitForRelease";
 
@@ -685,4 +686,25 @@ export function checkHistory(history: readonly HistoryOp[], options: CheckOption
       ? `ok: ${history.length} operations on ${byKey.size} keys (${searchSteps} search steps)`
       : violations.map((v) => `[${v.kind}] key ${q(v.key)}: ${v.message}`).join("\n\n");
   return { ok: violations.length === 0, violations, explanation, stats: { keys: byKey.size, ops: history.length, searchSteps } };
+}
+
+/**
+ * What a LockerError code says about an operation's effect, as the Locker
+ * documents it: a failed check took no effect and saw the state; no_quorum,
+ * contention and invalid took no effect; timeout and unavailable may or may not have.
+ */
+export function outcomeOfErrorCode(code: LockerErrorCode): Outcome {
+  switch (code) {
+    case "locked":
+    case "mismatch":
+    case "not_found":
+      return { kind: "fail", code };
+    case "no_quorum":
+    case "contention":
+    case "invalid":
+      return { kind: "void", code };
+    case "timeout":
+    case "unavailable":
+      return { kind: "unknown", code };
+  }
 }

@@ -10,7 +10,7 @@ import { MemoryNetwork, type FaultConfig } from "../../src/transport/memory.js";
 import type { Transport } from "../../src/transport/transport.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom, shuffle } from "../../src/util/random.js";
-import { checkHistory, formatOp, HistoryRecorder, type HistoryOp, type OpName, type Outcome, type Verdict } from "./checker.js";
+import { checkHistory, outcomeOfErrorCode, formatOp, HistoryRecorder, type HistoryOp, type OpName, type Outcome, type Verdict } from "./checker.js";
 
 export interface SimOptions {
   seed: number;
@@ -288,20 +288,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       unexpectedErrors.push(`${clock.now().toFixed(3)} ${text}`);
       return { kind: "unknown", code: `unexpected ${e instanceof Error ? e.name : typeof e}` };
     }
-    switch (e.code) {
-      case "locked":
-      case "mismatch":
-      case "not_found":
-        return { kind: "fail", code: e.code };
-      // Documented as "nothing of this call took effect": checked as such.
-      case "no_quorum":
-      case "contention":
-      case "invalid":
-        return { kind: "void", code: e.code };
-      case "timeout":
-      case "unavailable":
-        return { kind: "unknown", code: e.code };
-    }
+    return outcomeOfErrorCode(e.code);
   };
 
   let nextValue = 0;

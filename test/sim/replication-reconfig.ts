@@ -9,7 +9,7 @@ import type { LockResult } from "../../src/locker.js";
 import type { VoterConfig } from "../../src/replication/messages.js";
 import type { FaultConfig } from "../../src/transport/memory.js";
 import { SeededRandom } from "../../src/util/random.js";
-import { checkHistory, HistoryRecorder, type HistoryOp, type OpName, type Outcome, type Verdict } from "./checker.js";
+import { checkHistory, outcomeOfErrorCode, HistoryRecorder, type HistoryOp, type OpName, type Outcome, type Verdict } from "./checker.js";
 import { configOf, ReplSim, type ReplNode } from "./replication-cluster.js";
 
 export const RECONFIG_LIMITS = {
@@ -153,19 +153,7 @@ export async function runReconfigSimulation(seed: number, options: ReconfigSimOp
     if (s.kind !== "error") throw new Error("invariant: not an error");
     const e = s.error;
     if (!(e instanceof LockerError)) throw e instanceof Error ? e : new Error(String(e));
-    switch (e.code) {
-      case "locked":
-      case "mismatch":
-      case "not_found":
-        return { kind: "fail", code: e.code };
-      case "no_quorum":
-      case "contention":
-      case "invalid":
-        return { kind: "void", code: e.code };
-      case "timeout":
-      case "unavailable":
-        return { kind: "unknown", code: e.code };
-    }
+    return outcomeOfErrorCode(e.code);
   };
 
   let nextValue = 0;
