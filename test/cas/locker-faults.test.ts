@@ -10,24 +10,11 @@ import { MemoryNetwork } from "../../src/transport/memory.js";
 import { ChannelId } from "../../src/transport/types.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
-
-async function settle<T>(clock: VirtualClock, p: Promise<T>, limitMs = 120_000): Promise<T> {
-  let done = false;
-  p.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  const deadline = clock.now() + limitMs;
-  while (!done && clock.now() < deadline) {
-    clock.runUntilTrue(() => done, Math.min(5, deadline - clock.now()));
-    await new Promise((r) => setImmediate(r));
-  }
-  return p;
-}
+import { settle } from "../support/virtual-time.js";
 
 async function outcome(clock: VirtualClock, p: Promise<unknown>): Promise<string> {
   try {
-    await settle(clock, p);
+    await settle(clock, p, 120_000);
     return "ok";
   } catch (e) {
     if (e instanceof LockerError) return e.code;

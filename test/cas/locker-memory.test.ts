@@ -7,6 +7,7 @@ import { MemoryNetwork } from "../../src/transport/memory.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
 import type { Locker } from "../../src/locker.js";
+import { settle } from "../support/virtual-time.js";
 
 function cluster(seed = 1, count = 3, opts: Parameters<typeof createMemoryLockers>[0]["options"] = {}) {
   const clock = new VirtualClock();
@@ -16,23 +17,6 @@ function cluster(seed = 1, count = 3, opts: Parameters<typeof createMemoryLocker
 }
 
 /** Runs virtual time until the promise settles. */
-async function settle<T>(clock: VirtualClock, p: Promise<T>, limitMs = 60_000): Promise<T> {
-  let done = false;
-  p.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  const deadline = clock.now() + limitMs;
-  while (!done && clock.now() < deadline) {
-    if (!clock.runUntilTrue(() => done, Math.min(5, deadline - clock.now()))) {
-      await new Promise((r) => setImmediate(r));
-    } else break;
-    await new Promise((r) => setImmediate(r));
-  }
-  for (let i = 0; i < 10 && !done; i++) await new Promise((r) => setImmediate(r));
-  return p;
-}
-
 async function code(clock: VirtualClock, p: Promise<unknown>): Promise<string> {
   try {
     await settle(clock, p);
