@@ -86,10 +86,36 @@ export function lockReleaseCycles(L: Locker, o: CycleOptions): Promise<LoadResul
         await L.lock(key, v, { leaseMs: o.leaseMs });
       } catch (e) {
         if (o.keys === "contended" && isLockerError(e, "locked")) return false;
+        if (o.keys === "contended" && (isLockerError(e, "timeout") || isLockerError(e, "contention"))) {
+          // The outcome of a timed-out lock is unknown: it may hold the key.
+          // A careful client releases its value (a no-op if it did not land)
+          // instead of leaving the key blocked until the lease ends.
+          if (isLockerError(e, "timeout")) await releaseSurely(L, key, v).catch(() => undefined);
+          return false;
+        }
         throw e;
       }
-      await L.release(key, v);
+      if (o.keys === "contended") await releaseSurely(L, key, v);
+      else await L.release(key, v);
       return true;
     },
   );
+}
+
+/**
+ * Releases `value` until the answer is definite: under contention a release
+ * can end `timeout` (its accept reached a minority and another round wrote the
+ * key since), and a holder that gave up there would block the key until its
+ * lease ends. `not_found` / `mismatch` mean it is released (by us or by expiry).
+ */
+async function releaseSurely(L: Locker, key: string, value: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await L.release(key, value);
+      return;
+    } catch (e) {
+      if (isLockerError(e, "not_found") || isLockerError(e, "mismatch")) return;
+      if (attempt >= 10 || !(isLockerError(e, "timeout") || isLockerError(e, "contention") || isLockerError(e, "no_quorum"))) throw e;
+    }
+  }
 }
