@@ -133,6 +133,23 @@ export class Acceptor {
     return this.slotOf.size;
   }
 
+  /** The accepted state of a key as a promise reply reports it. */
+  private stateReport(slot: number, now: number): CasReply {
+    const base = slot * NUM;
+    const accepted = this.ballotAt(this.num[base + ACCEPTED_C]!, this.acceptedNode[slot]!);
+    const oNode = this.originNode[slot]!;
+    const oC = this.num[base + ORIGIN_C]!;
+    const value = this.valueAt[slot]!;
+    return {
+      type: "promise",
+      accepted,
+      record: this.wireRecord(slot, now),
+      floor: this.forgottenFloor,
+      origin: oNode !== null && !(accepted && oC === accepted.c && oNode === accepted.node) ? { c: oC, node: oNode } : null,
+      lapsed: this.lapsedAt[slot] === 1 || (value !== null && this.num[base + EXPIRES_AT]! <= now),
+    };
+  }
+
   isQuiet(now: number): boolean {
     return now < this.config.quietUntil;
   }
@@ -146,7 +163,13 @@ export class Acceptor {
     const events: AcceptorEvent[] = [];
     let slot = this.slotOf.get(msg.key) ?? -1;
     if (slot >= 0) this.expireSlot(slot, now, events);
-    else if (this.slotOf.size >= this.config.maxKeys) return { ...this.nack("full", null), events };
+    if (msg.type === "peek") {
+      // A report of the state that changes nothing (no promise, no new key).
+      const reply: CasReply =
+        slot >= 0 ? this.stateReport(slot, now) : { type: "promise", accepted: null, record: null, floor: this.forgottenFloor, origin: null, lapsed: false };
+      return { reply, events };
+    }
+    if (slot < 0 && this.slotOf.size >= this.config.maxKeys) return { ...this.nack("full", null), events };
     const b = msg.ballot;
     // For a key without state, the forgotten floor acts as the promise.
     const pNode = slot >= 0 ? this.promisedNode[slot]! : (this.forgottenFloor?.node ?? null);
@@ -162,22 +185,7 @@ export class Acceptor {
       this.promisedNode[slot] = node;
       this.num[slot * NUM + PROMISED_C] = b.c;
       this.touch(slot, now);
-      const base = slot * NUM;
-      const accepted = this.ballotAt(this.num[base + ACCEPTED_C]!, this.acceptedNode[slot]!);
-      const oNode = this.originNode[slot]!;
-      const oC = this.num[base + ORIGIN_C]!;
-      const value = this.valueAt[slot]!;
-      return {
-        reply: {
-          type: "promise",
-          accepted,
-          record: this.wireRecord(slot, now),
-          floor: this.forgottenFloor,
-          origin: oNode !== null && !(accepted && oC === accepted.c && oNode === accepted.node) ? { c: oC, node: oNode } : null,
-          lapsed: this.lapsedAt[slot] === 1 || (value !== null && this.num[base + EXPIRES_AT]! <= now),
-        },
-        events,
-      };
+      return { reply: this.stateReport(slot, now), events };
     }
 
     // accept

@@ -29,6 +29,14 @@ export type NackReason =
 
 export type CasMessage =
   | { readonly type: "prepare"; readonly cfg: number; readonly key: string; readonly ballot: Ballot }
+  /**
+   * A read of an acceptor's state that promises nothing (answered with a
+   * "promise"-shaped report). A lock attempt on a key believed held asks a
+   * majority this first: if they agree on one live accepted state, the key is
+   * held and the answer is `locked`, without bumping promises that would make
+   * the holder's own release lose its round.
+   */
+  | { readonly type: "peek"; readonly cfg: number; readonly key: string }
   | {
       readonly type: "accept";
       readonly cfg: number;
@@ -64,7 +72,7 @@ export type CasMessage =
   | { readonly type: "probe"; readonly cfg: number }
   | { readonly type: "pong"; readonly cfg: number; readonly quiet: boolean };
 
-export type CasRequest = Extract<CasMessage, { type: "prepare" | "accept" | "probe" }>;
+export type CasRequest = Extract<CasMessage, { type: "prepare" | "peek" | "accept" | "probe" }>;
 export type CasReply = Extract<CasMessage, { type: "promise" | "accepted" | "nack" | "pong" }>;
 
 /** Hard caps of the codec itself (the Locker's configured limits are at most these). */
@@ -81,6 +89,7 @@ const T_ACCEPTED = 4;
 const T_NACK = 5;
 const T_PROBE = 6;
 const T_PONG = 7;
+const T_PEEK = 8;
 const NACK_REASONS: readonly NackReason[] = ["promised", "quiet", "config", "full"];
 
 class BadMessage extends Error {}
@@ -159,6 +168,8 @@ export const casCodec: MessageCodec<CasMessage> = {
         return [T_ACCEPTED, m.nextPromised];
       case "nack":
         return [T_NACK, NACK_REASONS.indexOf(m.reason), m.promised?.c ?? null, m.promised?.node ?? null, m.cfg];
+      case "peek":
+        return [T_PEEK, m.cfg, m.key];
       case "probe":
         return [T_PROBE, m.cfg];
       case "pong":
@@ -202,6 +213,9 @@ export const casCodec: MessageCodec<CasMessage> = {
         if (typeof r !== "number" || !Number.isInteger(r) || r < 0 || r >= NACK_REASONS.length) fail("nack reason");
         return { type: "nack", reason: NACK_REASONS[r]!, promised: ballotOrNull(a[2], a[3], "promised ballot"), cfg: cfgVersion(a[4]) };
       }
+      case T_PEEK:
+        arity(a, 3, "peek");
+        return { type: "peek", cfg: cfgVersion(a[1]), key: keyString(a[2]) };
       case T_PROBE:
         arity(a, 2, "probe");
         return { type: "probe", cfg: cfgVersion(a[1]) };
@@ -216,5 +230,5 @@ export const casCodec: MessageCodec<CasMessage> = {
 };
 
 export function isCasRequest(m: CasMessage): m is CasRequest {
-  return m.type === "prepare" || m.type === "accept" || m.type === "probe";
+  return m.type === "prepare" || m.type === "peek" || m.type === "accept" || m.type === "probe";
 }

@@ -9,7 +9,7 @@ import type { Random } from "../util/random.js";
 import { Acceptor, type AcceptorEvent } from "./acceptor.js";
 import { HybridLogicalClock, type Ballot } from "./ballot.js";
 import { isCasRequest, type CasMessage, type CasReply, type CasRequest } from "./messages.js";
-import { ProposerRound, retryDelayMs, type CasOp, type FastPathState, type OpResult, type Outgoing, type OwnWrite, type RoundOutcome } from "./proposer.js";
+import { peekVerdict, ProposerRound, retryDelayMs, type KnownRecord, type PeekReply, type CasOp, type FastPathState, type OpResult, type Outgoing, type OwnWrite, type RoundOutcome } from "./proposer.js";
 
 export interface VoterSpec {
   /** Unique node name (the ballot tie-break). */
@@ -71,6 +71,10 @@ export interface CasNodeStats {
   badRequests: number;
   /** Queued locks answered `locked` from the round of the operation before them (no round of their own). */
   coalesced: number;
+  /** Lock attempts answered `locked` by a peek (no promise taken). */
+  peekLocked: number;
+  /** Peeks that could not decide (the lock then ran a normal round). */
+  peekInconclusive: number;
 }
 
 interface QueuedOp {
@@ -102,6 +106,8 @@ export class CasNode {
     acceptorRequests: 0,
     badRequests: 0,
     coalesced: 0,
+    peekLocked: 0,
+    peekInconclusive: 0,
   };
   /** A majority of the configured voters; changes with applyConfiguration. */
   quorum: number;
@@ -113,6 +119,8 @@ export class CasNode {
   /** Per key: the promise our last accept carried, and when we learned it. */
   private readonly fastCache = new Map<string, { fast: FastPathState; at: number }>();
   private readonly abandonOnClose = new Set<() => void>();
+  /** Keys this node recently found held, with the lease's estimated end: lock attempts on them peek first. */
+  private readonly heldHints = new Map<string, number>();
   private pending = 0;
   private closed = false;
   private expiryTimer: TimerHandle | undefined;
@@ -328,11 +336,26 @@ export class CasNode {
       ownWrites.length > 0
         ? new LockerError("timeout", `${why}; a change was sent and may still take effect`, { ...details, outcome: "unknown" })
         : new LockerError("no_quorum", why, details);
+    let peeked = false;
     for (;;) {
       if (this.closed) throw new LockerError("unavailable", "locker is closed");
       const now = this.o.clock.now();
       if (now >= deadline) throw unknownOrNoQuorum("the operation's time budget ran out");
       const alive = this.aliveVoters();
+      if (op.kind === "lock" && !peeked && ownWrites.length === 0 && alive.length >= this.quorum && this.believedHeld(key, now)) {
+        // A lock on a key believed held first asks a majority without
+        // promising anything: if it is held, the answer is `locked` and the
+        // holder's next round (its release) is not pushed aside.
+        peeked = true;
+        const held = await this.peek(key, alive, deadline);
+        if (held) {
+          this.stats.peekLocked++;
+          this.noteHeld(key, held.expiresAt);
+          throw new LockerError("locked", failureMessage("locked"), { key });
+        }
+        this.stats.peekInconclusive++;
+        continue;
+      }
       if (alive.length < this.quorum) {
         throw unknownOrNoQuorum(`only ${alive.length} of ${this.o.voters.length} voters are alive (a quorum is ${this.quorum})`, {
           alive: alive.length,
@@ -381,6 +404,7 @@ export class CasNode {
         case "failed":
           // A failed check was answered from a written-back (chosen) state: its promise is as good as a change's.
           if (outcome.fast) this.remember(key, outcome.fast);
+          if (outcome.code === "locked" && outcome.current) this.noteHeld(key, outcome.current.expiresAt);
           throw new LockerError(outcome.code, failureMessage(outcome.code), { key });
         case "superseded":
           throw new LockerError("timeout", "a change of this operation may have taken effect and the key has changed since; the outcome is unknown", {
@@ -499,6 +523,61 @@ export class CasNode {
       timer = this.o.clock.setTimer(Math.max(0, deadline - this.o.clock.now()), abandon);
       dispatch(round.start(this.o.clock.now()));
       check();
+    });
+  }
+
+  private believedHeld(key: string, now: number): boolean {
+    const until = this.heldHints.get(key);
+    if (until === undefined) return false;
+    if (until <= now) {
+      this.heldHints.delete(key);
+      return false;
+    }
+    return true;
+  }
+
+  private noteHeld(key: string, until: number): void {
+    if (this.heldHints.size >= this.o.limits.maxFastPathKeys) {
+      const oldest = this.heldHints.keys().next();
+      if (!oldest.done) this.heldHints.delete(oldest.value);
+    }
+    this.heldHints.delete(key);
+    this.heldHints.set(key, until);
+  }
+
+  /**
+   * Reads the key's state from the live voters without promising anything;
+   * resolves with the live record when a majority agrees it is held (see
+   * peekVerdict), or null when it cannot tell.
+   */
+  private peek(key: string, ask: readonly string[], deadline: number): Promise<KnownRecord | null> {
+    return new Promise((resolve) => {
+      const replies: PeekReply[] = [];
+      let failed = 0;
+      let done = false;
+      const settle = (): void => {
+        if (done) return;
+        if (replies.length >= this.quorum) {
+          done = true;
+          resolve(peekVerdict(replies, this.quorum, this.o.clock.now()));
+        } else if (ask.length - failed < this.quorum) {
+          done = true;
+          resolve(null);
+        }
+      };
+      for (const voter of ask) {
+        this.request(voter, { type: "peek", cfg: this.o.configVersion, key }, deadline).then(
+          (r) => {
+            if (r.type === "promise") replies.push({ accepted: r.accepted, record: r.record, lapsed: r.lapsed, recvAt: this.o.clock.now() });
+            else failed++;
+            settle();
+          },
+          () => {
+            failed++;
+            settle();
+          },
+        );
+      }
     });
   }
 

@@ -479,3 +479,36 @@ export function retryDelayMs(attempt: number, randomUnit: number, baseMs: number
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
   return ceiling / 2 + randomUnit * (ceiling / 2);
 }
+
+/** A peek reply as the proposer uses it. */
+export interface PeekReply {
+  readonly accepted: Ballot | null;
+  readonly record: WireRecord | null;
+  readonly lapsed: boolean;
+  /** Proposer's monotonic time when the reply arrived. */
+  readonly recvAt: number;
+}
+
+/**
+ * The verdict of a peek (a read that promises nothing) from at least a
+ * quorum: the live record when every reply reports the same accepted ballot
+ * with a live lease, else null ("run a normal round").
+ *
+ * Why this is a linearizable "held": a majority accepted that ballot, so its
+ * value is chosen; no higher ballot was chosen before the peek began, or a
+ * reply from the intersecting acceptor would show it. So at the moment the
+ * first reply was made the state was this record, whose lease (estimated
+ * from the receive time, no earlier than any acceptor's expiry) was live.
+ */
+export function peekVerdict(replies: readonly PeekReply[], quorum: number, now: number): KnownRecord | null {
+  if (replies.length < quorum) return null;
+  const first = replies[0]!.accepted;
+  if (!first) return null;
+  let current: KnownRecord | null = null;
+  for (const r of replies) {
+    if (!ballotEquals(r.accepted, first) || r.lapsed || !r.record) return null;
+    const expiresAt = r.recvAt + r.record.leaseMs;
+    if (!current || expiresAt > current.expiresAt) current = { value: r.record.value, token: r.record.token, expiresAt };
+  }
+  return liveAt(current, now);
+}

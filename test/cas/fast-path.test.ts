@@ -2,7 +2,7 @@
 // last change skips prepare; anyone else's round in between sends it back to
 // both phases, and nothing is lost either way.
 import test from "ava";
-import type { CasOp } from "../../src/cas/proposer.js";
+import { peekVerdict, type CasOp } from "../../src/cas/proposer.js";
 import { encodeValue } from "../../src/cas/value.js";
 import { PureCluster } from "./pure-harness.js";
 
@@ -76,4 +76,17 @@ test("the fast path never resurrects a lease its cache thinks expired early", (t
   const r = c.operate("q", "k", { kind: "read" });
   t.is(r.outcome?.kind, "done");
   if (r.outcome?.kind === "done") t.is(r.outcome.result.record, null, "the carried lease ended at 100 ms");
+});
+
+test("peek verdict: held only when a quorum agrees on one live accepted state", (t) => {
+  const b1 = { c: 10, node: "a" };
+  const b2 = { c: 11, node: "b" };
+  const rec = { value: v("x"), leaseMs: 1000, token: 10 };
+  const r = (accepted: typeof b1 | null, record: typeof rec | null, lapsed = false) => ({ accepted, record, lapsed, recvAt: 0 });
+  t.truthy(peekVerdict([r(b1, rec), r(b1, rec)], 2, 500));
+  t.is(peekVerdict([r(b1, rec)], 2, 500), null, "fewer than a quorum");
+  t.is(peekVerdict([r(b1, rec), r(b2, rec)], 2, 500), null, "different ballots");
+  t.is(peekVerdict([r(b1, rec), r(b1, null, true)], 2, 500), null, "lapsed somewhere");
+  t.is(peekVerdict([r(b1, rec), r(b1, rec)], 2, 1500), null, "the lease ran out");
+  t.is(peekVerdict([r(null, null), r(null, null)], 2, 0), null, "never written");
 });

@@ -65,3 +65,30 @@ test("the holder's release is not stuck behind queued locks on its own node", as
   // release, queued later, still goes first, and w1 then takes the key.
   t.deepEqual(order, ["w0 locked", "release ok", "w1 ok"]);
 });
+
+test("a lock on a key this node found held peeks first: `locked` without taking a promise", async (t) => {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork({ clock, random: new SeededRandom(5), faults: { minDelayMs: 1, maxDelayMs: 2 } });
+  const { lockers } = createMemoryLockers({ net, count: 3, random: new SeededRandom(6), options: { maxLeaseMs: 10_000 } });
+  const [holder, other] = [lockers[0]!, lockers[1]!];
+  const [held] = await runAll(clock, [holder.lock("k", "holder", { leaseMs: 5000 })]);
+  t.is(held!.status, "fulfilled");
+  // The first attempt runs a normal round and learns the key is held.
+  const [first] = await runAll(clock, [other.lock("k", "other", { leaseMs: 5000 })]);
+  t.true(first!.status === "rejected" && isLockerError(first.reason, "locked"));
+  const before = other.summary().stats;
+  const [second] = await runAll(clock, [other.lock("k", "other", { leaseMs: 5000 })]);
+  t.true(second!.status === "rejected" && isLockerError(second.reason, "locked"));
+  const after = other.summary().stats;
+  t.is(after.peekLocked - before.peekLocked, 1);
+  t.is(after.preparePhases, before.preparePhases, "no prepare: the holder's promise is untouched");
+  // The holder's next change still takes the one-round-trip path.
+  const fastBefore = holder.summary().stats.fastRounds;
+  const [released] = await runAll(clock, [holder.release("k", "holder")]);
+  t.is(released!.status, "fulfilled");
+  t.is(holder.summary().stats.fastRounds - fastBefore, 1);
+  // Once released, a peek cannot confirm a holder and the lock runs its round.
+  const [taken] = await runAll(clock, [other.lock("k", "other", { leaseMs: 5000 })]);
+  t.is(taken!.status, "fulfilled");
+  t.true(other.summary().stats.peekInconclusive >= 1);
+});
