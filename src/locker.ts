@@ -525,14 +525,19 @@ export class Locker extends EventEmitter<LockerEventMap> {
     if (key.charCodeAt(0) === 0) return; // reserved keys raise no client events
     const same = before && after && before.token === after.token && bytesEqual(before.value, after.value);
     if (same || (!before && !after)) return;
-    const entry = after ? this.entryOf(key, after) : undefined;
-    if (after && !before) this.emit("acquired", entry!);
-    if (!after && before) {
-      const value = decodeValue(before.value);
-      if (cause === "expired") this.emit("expired", { key, value });
-      else this.emit("released", { key, value });
+    // Decoding values for events nobody listens to would dominate the cost
+    // of expiring many leases at once.
+    const listening = this.listenerCount("acquired") + this.listenerCount("released") + this.listenerCount("expired") + this.listenerCount("changed") > 0;
+    if (listening) {
+      const entry = after ? this.entryOf(key, after) : undefined;
+      if (after && !before) this.emit("acquired", entry!);
+      if (!after && before) {
+        const value = decodeValue(before.value);
+        if (cause === "expired") this.emit("expired", { key, value });
+        else this.emit("released", { key, value });
+      }
+      this.emit("changed", { key, entry });
     }
-    this.emit("changed", { key, entry });
     this.wake(key, after);
   }
 
