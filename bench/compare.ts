@@ -20,14 +20,8 @@ import { startClient, startCluster } from "./lib/cluster.js";
 import { closedLoop, type LoadResult } from "./lib/load.js";
 import { atExit, interrupted, startServer, sleep, type Fixture } from "./lib/proc.js";
 import { fmtMs, fmtNum, fmtRatio, machineInfo, summarize, table, writeResults, type LatencySummary } from "./lib/stats.js";
+import { flag } from "./lib/args.js";
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const a = args.find((x) => x === `--${name}` || x.startsWith(`--${name}=`));
-  if (!a) return undefined;
-  const eq = a.indexOf("=");
-  return eq < 0 ? "" : a.slice(eq + 1);
-};
 const quick = flag("quick") !== undefined;
 const CONCURRENCIES = (flag("conc") ?? "1,8,64").split(",").map(Number);
 const SYSTEMS = (flag("systems") ?? "locker,etcd,redis,redlock").split(",");

@@ -15,14 +15,8 @@ import type { LoadResult } from "./lib/load.js";
 import { lockReleaseCycles, OPERATIONS, sequentialLatencies } from "./lib/workloads.js";
 import { Fixture, interrupted } from "./lib/proc.js";
 import { fmtBytes, fmtMs, fmtNum, fmtRatio, machineInfo, RESULTS_DIR, summarize, table, writeResults, type LatencySummary } from "./lib/stats.js";
+import { flag } from "./lib/args.js";
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const a = args.find((x) => x === `--${name}` || x.startsWith(`--${name}=`));
-  if (!a) return undefined;
-  const eq = a.indexOf("=");
-  return eq < 0 ? "" : a.slice(eq + 1);
-};
 const only = new Set((flag("only") ?? "floor,locker,memory").split(",").filter(Boolean));
 const quick = flag("quick") !== undefined;
 const prof = flag("prof") !== undefined;

@@ -105,7 +105,7 @@ export class NamedChannel implements Channel<CasMessage> {
 }
 
 export async function startNode(options: NodeOptions): Promise<LockerNode> {
-  const { clock, random, logger } = options;
+  const { clock, random } = options;
   const transport = await createUdpTransport({ bind: options.bind, clock, random, clusterLabel: options.clusterLabel, keyring: options.keyring });
   try {
     return await assemble(options, transport);

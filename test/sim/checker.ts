@@ -708,3 +708,22 @@ export function outcomeOfErrorCode(code: LockerErrorCode): Outcome {
       return { kind: "unknown", code };
   }
 }
+
+/** Tallies of outcomes a simulator keeps per run. */
+export interface OutcomeCounts {
+  ok: number;
+  failed: number;
+  unknown: number;
+  /** Unknown because the operation never answered within its guard. */
+  hung: number;
+  noEffect: number;
+}
+
+export function countOutcome(counts: OutcomeCounts, outcome: Outcome): void {
+  if (outcome.kind === "ok") counts.ok++;
+  else if (outcome.kind === "fail") counts.failed++;
+  else if (outcome.kind === "unknown") {
+    counts.unknown++;
+    if (outcome.code === "hung") counts.hung++;
+  } else counts.noEffect++;
+}

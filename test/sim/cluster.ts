@@ -10,7 +10,7 @@ import { MemoryNetwork, type FaultConfig } from "../../src/transport/memory.js";
 import type { Transport } from "../../src/transport/transport.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom, shuffle } from "../../src/util/random.js";
-import { checkHistory, outcomeOfErrorCode, formatOp, HistoryRecorder, type HistoryOp, type OpName, type Outcome, type Verdict } from "./checker.js";
+import { checkHistory, countOutcome, outcomeOfErrorCode, formatOp, HistoryRecorder, type HistoryOp, type OpName, type Outcome, type Verdict } from "./checker.js";
 
 export interface SimOptions {
   seed: number;
@@ -329,12 +329,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       stats.ops++;
       const record = (id: number, outcome: Outcome): void => {
         recorder.complete(id, clock.now(), outcome);
-        if (outcome.kind === "ok") stats.ok++;
-        else if (outcome.kind === "fail") stats.failed++;
-        else if (outcome.kind === "unknown") {
-          stats.unknown++;
-          if (outcome.code === "hung") stats.hung++;
-        } else stats.noEffect++;
+        countOutcome(stats, outcome);
       };
       switch (op) {
         case "lock": {

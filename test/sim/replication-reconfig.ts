@@ -9,7 +9,7 @@ import type { LockResult } from "../../src/locker.js";
 import type { VoterConfig } from "../../src/replication/messages.js";
 import type { FaultConfig } from "../../src/transport/memory.js";
 import { SeededRandom } from "../../src/util/random.js";
-import { checkHistory, outcomeOfErrorCode, HistoryRecorder, type HistoryOp, type OpName, type Outcome, type Verdict } from "./checker.js";
+import { checkHistory, countOutcome, outcomeOfErrorCode, HistoryRecorder, type HistoryOp, type OpName, type Outcome, type Verdict } from "./checker.js";
 import { configOf, ReplSim, type ReplNode } from "./replication-cluster.js";
 
 export const RECONFIG_LIMITS = {
@@ -182,12 +182,7 @@ export async function runReconfigSimulation(seed: number, options: ReconfigSimOp
       stats.ops++;
       const record = (id: number, outcome: Outcome): void => {
         recorder.complete(id, clock.now(), outcome);
-        if (outcome.kind === "ok") stats.ok++;
-        else if (outcome.kind === "fail") stats.failed++;
-        else if (outcome.kind === "unknown") {
-          stats.unknown++;
-          if (outcome.code === "hung") stats.hung++;
-        } else stats.noEffect++;
+        countOutcome(stats, outcome);
       };
       switch (op) {
         case "lock": {
