@@ -16,11 +16,13 @@ export { SeededRandom, cryptoSeededRandom } from "./util/random.js";
 export type { Random } from "./util/random.js";
 export { Mutex, LeaderElection, withLock, lockerLeaseClient, randomHolderId } from "./recipes/index.js";
 export type { LeaseClient, LeaseGrant, MutexOptions, AcquireOptions, MutexState, MutexEvents, ElectionOptions, ElectionEvents, WithLockOptions } from "./recipes/index.js";
-// One process's node (UDP transport + membership + Locker), as the agent runs it.
-export { startNode } from "./node.js";
-export type { LockerNode, NodeOptions } from "./node.js";
+// The one composition root: a node (UDP transport, membership, discovery,
+// rejoin, Locker, replication), as the agent runs it.
+export { startNode, openNode, DEFAULT_CLUSTER_LABEL } from "./node/node.js";
+export type { LockerNode, NodeOptions, StartingNode, DiscoveryOptions } from "./node/node.js";
+export type { Readiness } from "./node/readiness.js";
 // Replication, catch-up and voter changes; the `expect: N` bootstrap; LAN discovery.
-export { ClusterNode, attachReplication, Configurator, Replicator } from "./replication/index.js";
-export type { ClusterNodeOptions, VoterConfig } from "./replication/index.js";
+export { Configurator, Replicator } from "./replication/index.js";
+export type { VoterConfig } from "./replication/index.js";
 export { bootstrapExpect } from "./bootstrap/expect.js";
 export { MulticastBeacon } from "./discovery/multicast.js";

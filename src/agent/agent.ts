@@ -1,19 +1,26 @@
-// The agent: one locker node (transport + membership + Locker) with the HTTP
-// API, metrics and logs around it, and a graceful leave on SIGTERM/SIGINT.
-import { LockerError } from "../errors.js";
-import { startNode, type LockerNode } from "../node.js";
+// The agent: one locker node (the composition root in src/node/) with the
+// HTTP API, metrics and logs around it, and a graceful leave on SIGTERM/SIGINT.
+// The HTTP API listens from the start: while the node joins or forms its voter
+// set, health, status and members say what it waits for.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { isLoopback } from "../node/advertise.js";
+import { openNode, type LockerNode, type StartingNode } from "../node/node.js";
 import { SystemClock } from "../util/clock.js";
 import { cryptoSeededRandom } from "../util/random.js";
-import { Keyring } from "../wire/keyring.js";
 import { resolveAgentConfig, splitAddress, type AgentConfig } from "./config.js";
 import { createHttpHandler, DEFAULT_HTTP_LIMITS, startHttpServer, type StartedHttpServer } from "./http.js";
+import { agentKeyring } from "./keys.js";
 import { createLogger, type Logger } from "./logger.js";
 import { AgentMetrics } from "./metrics.js";
 import { recordStart } from "./state-file.js";
+import { LockerError } from "../errors.js";
 
 export interface Agent {
   readonly config: AgentConfig;
-  readonly node: LockerNode;
+  /** The node once it has started (joined, voters known); undefined before. */
+  readonly node: LockerNode | undefined;
+  /** Resolves with the node once it can serve; rejects if it cannot start. */
+  readonly started: Promise<LockerNode>;
   /** The HTTP API's bound address (the real port when port 0 was asked for). */
   readonly httpAddress: string;
   readonly logger: Logger;
@@ -23,11 +30,26 @@ export interface Agent {
 
 const VERSION = "0.1.0";
 
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** Whether discovery runs: forced by --discover, or "auto" (no --join, not loopback). */
+function discoveryWanted(config: AgentConfig): boolean {
+  if (config.discover !== "auto") return config.discover === "true";
+  return config.join.length === 0 && !isLoopback(splitAddress(config.bind).host);
+}
+
 export async function startAgent(config: AgentConfig, options: { logger?: Logger } = {}): Promise<Agent> {
   const logger = options.logger ?? createLogger({ level: config.logLevel, name: config.name });
   const clock = new SystemClock();
   const random = cryptoSeededRandom();
   const startedAt = clock.now();
+  const keyring = agentKeyring(config);
 
   const state = recordStart(config.dataDir, config.name, clock.wallNow());
   if (state.warning) logger.warn(state.warning);
@@ -35,101 +57,170 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
   // A voter that provably never voted cannot have granted a lease that is still live,
   // so it need not sit out the quiet period (DESIGN: quiet period after memory loss).
   const quietPeriodMs = state.fresh ? 0 : config.maxLeaseMs;
+  const discover = discoveryWanted(config);
 
-  const node = await startNode({
+  const starting: StartingNode = await openNode({
     name: config.name,
     bind: config.bind,
+    ...(config.advertise ? { advertise: config.advertise } : {}),
     join: config.join,
     voters: config.voters,
     expect: config.expect,
     replica: config.replica,
     clusterLabel: config.cluster,
-    keyring: config.encrypt.length > 0 ? Keyring.fromBase64(config.encrypt) : undefined,
+    ...(keyring ? { keyring } : {}),
+    insecure: config.insecure,
     limits: { maxLeaseMs: config.maxLeaseMs, maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes },
     quietPeriodMs,
     meta: { http: config.http },
+    discovery: discover
+      ? { group: config.discoverGroup, port: config.discoverPort, ...(config.discoverInterface ? { interfaceAddress: config.discoverInterface } : {}) }
+      : false,
+    dataDir: config.dataDir,
+    retryJoin: true,
     clock,
     random,
     logger,
   });
-  const { locker, membership, transport } = node;
+  const { membership, transport } = starting;
   logger.info(
-    { bind: config.bind, voters: config.voters, expect: config.expect || undefined, replica: config.replica, quietPeriodMs, stateFile: state.path || undefined },
+    {
+      bind: config.bind,
+      advertise: starting.address,
+      voters: config.voters,
+      expect: config.expect || undefined,
+      replica: config.replica,
+      discovery: discover,
+      sealed: keyring !== undefined,
+      quietPeriodMs,
+      stateFile: state.path || undefined,
+    },
     isVoter && quietPeriodMs > 0 ? `started; voting after a quiet period of ${quietPeriodMs} ms (restarted node)` : "started",
   );
+  if (!keyring) logger.warn("datagrams are not sealed (--insecure): anyone who can reach this port can forge locks");
 
-  const roleOf = (name: string): "voter" | "replica" => (node.voters().includes(name) ? "voter" : "replica");
+  let node: LockerNode | undefined;
+  const roleOf = (name: string): "voter" | "replica" | "unknown" => (node ? (node.voters().includes(name) ? "voter" : "replica") : "unknown");
   const memberList = (): Record<string, unknown>[] => {
     const all = [membership.localMember(), ...membership.members()];
     return all.map((m) => ({ name: m.name, address: m.address, state: m.state, incarnation: m.incarnation, role: roleOf(m.name), meta: m.meta ?? null }));
   };
-  const metrics = new AgentMetrics({
-    memberStates: () => {
-      const counts: Record<string, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
-      for (const m of [membership.localMember(), ...membership.members()]) counts[m.state] = (counts[m.state] ?? 0) + 1;
-      return counts;
-    },
-    liveLeases: () => locker.summary().leases,
-    pendingRounds: () => locker.summary().pendingRounds,
-    datagrams: () => ({ in: transport.stats.datagramsIn, out: transport.stats.datagramsOut, dropped: transport.stats.dropped }),
-  });
-
-  const status = async (): Promise<Record<string, unknown>> => {
-    // One probe round to the voters; a cluster without quorum still gets a status.
-    const lagMs = await locker.lag({ timeoutMs: 1000 }).catch(() => null);
-    const summary = locker.summary();
-    return {
-      name: config.name,
-      version: VERSION,
-      role: roleOf(config.name),
-      address: transport.address,
-      http: httpAddress,
-      ready: node.ready(),
-      voters: node.voters(),
-      configVersion: node.configVersion(),
-      members: membership.members().length + 1,
-      summary: { leases: summary.leases, pendingRounds: summary.pendingRounds, quiet: summary.quiet, quorum: summary.quorum, voters: summary.voters, acceptorKeys: summary.acceptorKeys },
-      lagMs,
-      uptimeMs: Math.round(clock.now() - startedAt),
-      datagrams: { in: transport.stats.datagramsIn, out: transport.stats.datagramsOut, dropped: transport.stats.dropped },
-    };
+  const readinessNow = (): { ready: boolean; reason?: string } => {
+    if (!node) return { ready: false, reason: `bootstrapping: ${starting.bootstrapStatus() ?? "starting"}` };
+    const r = node.readiness();
+    return r.reason ? { ready: r.ready, reason: r.reason } : { ready: r.ready };
   };
-  const handler = createHttpHandler({
-    locker,
-    status,
-    ready: () => node.ready(),
-    members: memberList,
-    voters: {
-      current: () => ({ version: node.configVersion(), voters: node.voters() }),
-      promote: async (name) => view(await node.configurator.promote(name)),
-      remove: async (name) => view(await node.configurator.removeVoter(name)),
-    },
-    metrics,
-    logger,
-    clock,
-    limits: { ...DEFAULT_HTTP_LIMITS, maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes, maxLeaseMs: config.maxLeaseMs },
-  });
+  const datagrams = (): Record<string, unknown> => ({ in: transport.stats.datagramsIn, out: transport.stats.datagramsOut, dropped: transport.stats.dropped });
+
+  let api: Handler | undefined;
+  // Health and the bootstrap phase are answered here; everything else by the API once the node runs.
+  const front: Handler = (req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" && path === "/v1/health") {
+      req.resume();
+      const r = readinessNow();
+      return sendJson(res, 200, { ok: true, ...r });
+    }
+    if (api) return api(req, res);
+    req.resume();
+    const r = readinessNow();
+    if (req.method === "GET" && path === "/v1/members") return sendJson(res, 200, { members: memberList() });
+    if (req.method === "GET" && path === "/v1/status") {
+      return sendJson(res, 200, {
+        name: config.name,
+        version: VERSION,
+        role: "unknown",
+        address: starting.address,
+        http: httpAddress,
+        ...r,
+        members: membership.members().length + 1,
+        uptimeMs: Math.round(clock.now() - startedAt),
+        datagrams: datagrams(),
+      });
+    }
+    sendJson(res, 503, { error: "unavailable", message: `the node is starting: ${r.reason}` }, { "retry-after": "1" });
+  };
   let http: StartedHttpServer;
   try {
-    http = await startHttpServer(splitAddress(config.http, "--http"), handler);
+    http = await startHttpServer(splitAddress(config.http, "--http"), front);
   } catch (e) {
-    await node.close();
+    await starting.close({ leave: false });
     throw new LockerError("unavailable", `cannot listen on HTTP ${config.http}: ${(e as Error).message}`);
   }
   const httpAddress = http.address;
   logger.info({ http: httpAddress }, `HTTP API on http://${httpAddress}/`);
 
+  const started = starting.started.then((n) => {
+    node = n;
+    api = apiFor(n);
+    logger.info({ voters: n.voters(), configVersion: n.configVersion() }, "serving");
+    return n;
+  });
+  started.catch((e: unknown) => logger.error({ err: (e as Error).message }, "cannot start the node"));
+
+  const apiFor = (n: LockerNode): Handler => {
+    const { locker } = n;
+    const metrics = new AgentMetrics({
+      memberStates: () => {
+        const counts: Record<string, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+        for (const m of [membership.localMember(), ...membership.members()]) counts[m.state] = (counts[m.state] ?? 0) + 1;
+        return counts;
+      },
+      liveLeases: () => locker.summary().leases,
+      pendingRounds: () => locker.summary().pendingRounds,
+      datagrams: () => ({ in: transport.stats.datagramsIn, out: transport.stats.datagramsOut, dropped: transport.stats.dropped }),
+    });
+    const status = async (): Promise<Record<string, unknown>> => {
+      // One probe round to the voters; a cluster without quorum still gets a status.
+      const lagMs = await locker.lag({ timeoutMs: 1000 }).catch(() => null);
+      const summary = locker.summary();
+      return {
+        name: config.name,
+        version: VERSION,
+        role: roleOf(config.name),
+        address: n.address,
+        http: httpAddress,
+        ...readinessNow(),
+        voters: n.voters(),
+        configVersion: n.configVersion(),
+        members: membership.members().length + 1,
+        summary: { leases: summary.leases, pendingRounds: summary.pendingRounds, quiet: summary.quiet, quorum: summary.quorum, voters: summary.voters, acceptorKeys: summary.acceptorKeys },
+        lagMs,
+        uptimeMs: Math.round(clock.now() - startedAt),
+        datagrams: datagrams(),
+      };
+    };
+    return createHttpHandler({
+      locker,
+      status,
+      ready: () => n.ready(),
+      members: memberList,
+      voters: {
+        current: () => ({ version: n.configVersion(), voters: n.voters() }),
+        promote: async (name) => view(await n.configurator.promote(name)),
+        remove: async (name) => view(await n.configurator.removeVoter(name)),
+      },
+      metrics,
+      logger,
+      clock,
+      limits: { ...DEFAULT_HTTP_LIMITS, maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes, maxLeaseMs: config.maxLeaseMs },
+    });
+  };
+
   let stopping: Promise<void> | undefined;
   return {
     config,
-    node,
+    get node() {
+      return node;
+    },
+    started,
     httpAddress,
     logger,
     stop: () => {
       stopping ??= (async () => {
         logger.info("leaving the cluster");
         await http.close();
-        await node.close();
+        await starting.close();
         clock.clearAll();
         logger.info("stopped");
       })();
@@ -140,13 +231,20 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
 
 /**
  * `locker agent`: resolves the configuration, starts, and resolves with the exit
- * code once a signal has made the agent leave (0) — or rejects if it cannot start.
+ * code once a signal has made the agent leave (0), or the node could not
+ * start (1) — or rejects if the configuration is bad.
  */
 export async function runAgentFromArgs(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
   const config = resolveAgentConfig({ argv, env });
   const agent = await startAgent(config);
+  if (argv.some((a) => a === "--encrypt" || a.startsWith("--encrypt="))) {
+    agent.logger.warn("--encrypt on the command line is visible to every user of this host (ps); prefer --encrypt-file or LOCKER_ENCRYPT");
+  }
   return new Promise<number>((resolve) => {
     let signals = 0;
+    agent.started.catch(() => {
+      void agent.stop().then(() => resolve(1));
+    });
     const onSignal = (signal: NodeJS.Signals): void => {
       signals++;
       if (signals > 1) {

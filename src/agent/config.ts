@@ -2,6 +2,7 @@
 // < LOCKER_<FLAG> environment variables < command-line flags. Bad input is a ConfigError.
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { DEFAULT_MULTICAST_GROUP, DEFAULT_MULTICAST_PORT } from "../discovery/multicast.js";
 import { DEFAULT_LIMITS } from "../limits.js";
 import { formatDuration, parseDuration } from "./duration.js";
 
@@ -41,13 +42,25 @@ export interface AgentConfig {
    * encrypts, all of them decrypt (rotation). Empty = no encryption.
    */
   encrypt: string[];
+  /** A file holding the keys (one base64 key per line or comma-separated); must not be readable by group or others. */
+  encryptFile: string;
+  /** Allow unsealed datagrams on a non-loopback bind. */
+  insecure: boolean;
+  /** The address other members reach this node at, "host" or "host:port" ("" = derive it from --bind). */
+  advertise: string;
+  /** Multicast discovery: "auto" (on when no --join is given and the bind is not loopback), "true" or "false". */
+  discover: "auto" | "true" | "false";
+  discoverGroup: string;
+  discoverPort: number;
+  /** Interface address beacons leave from ("" = the advertised address's). */
+  discoverInterface: string;
 }
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-type Kind = "string" | "list" | "int" | "bool" | "duration" | "address" | "level";
+type Kind = "string" | "list" | "int" | "bool" | "tristate" | "duration" | "address" | "level";
 
 interface OptionSpec {
   key: keyof AgentConfig;
@@ -74,7 +87,14 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { key: "maxValueBytes", flag: "max-value-bytes", kind: "int", arg: "N", help: "largest value, in encoded (CBOR) bytes", min: 1, max: 16384 },
   { key: "cluster", flag: "cluster", kind: "string", arg: "LABEL", help: "cluster label; datagrams of other clusters are dropped" },
   { key: "encrypt", flag: "encrypt", kind: "list", arg: "KEY[,KEY...]", help: "base64 32-byte keys (locker keygen): seal every datagram with AES-256-GCM; the first encrypts, all decrypt" },
-  { key: "dataDir", flag: "data-dir", kind: "string", arg: "DIR", help: "state directory: tells a fresh node from a restarted one (quiet period)" },
+  { key: "dataDir", flag: "data-dir", kind: "string", arg: "DIR", help: "state directory: tells a fresh node from a restarted one (quiet period), remembers members to rejoin" },
+  { key: "encryptFile", flag: "encrypt-file", kind: "string", arg: "FILE", help: "file with the base64 keys (one per line); mode 600: not readable by group or others" },
+  { key: "insecure", flag: "insecure", kind: "bool", arg: "", help: "allow unsealed datagrams on a non-loopback bind (anyone on the network can then forge locks)" },
+  { key: "advertise", flag: "advertise", kind: "string", arg: "HOST[:PORT]", help: "address other members reach this node at (default: --bind, or the host's one private address for 0.0.0.0)" },
+  { key: "discover", flag: "discover", kind: "tristate", arg: "", help: "multicast discovery of peers: true, false, or auto (on when no --join and the bind is not loopback)" },
+  { key: "discoverGroup", flag: "discover-group", kind: "string", arg: "ADDR", help: "multicast group of discovery beacons" },
+  { key: "discoverPort", flag: "discover-port", kind: "int", arg: "PORT", help: "UDP port of discovery beacons", min: 1, max: 65535 },
+  { key: "discoverInterface", flag: "discover-interface", kind: "string", arg: "ADDR", help: "interface address beacons leave from (default: the advertised address's)" },
 ];
 
 export const DEFAULT_UDP_PORT = 7946;
@@ -95,6 +115,13 @@ export function defaultConfig(): Omit<AgentConfig, "name"> {
     cluster: "locker",
     dataDir: ".locker",
     encrypt: [],
+    encryptFile: "",
+    insecure: false,
+    advertise: "",
+    discover: "auto",
+    discoverGroup: DEFAULT_MULTICAST_GROUP,
+    discoverPort: DEFAULT_MULTICAST_PORT,
+    discoverInterface: "",
   };
 }
 
@@ -141,6 +168,17 @@ function finish(c: Partial<AgentConfig>): AgentConfig {
     }
   }
   if (c.replica && finalVoters.includes(name)) throw new ConfigError(`--replica, but this node's name ${name} is in --voters`);
+  if (c.encryptFile && encrypt.length > 0) throw new ConfigError("give either --encrypt or --encrypt-file, not both");
+  // Safe by default (like Redis's protected mode): plain datagrams only where nobody else can send them.
+  const bindHost = splitAddress(bind).host;
+  const loopback = bindHost === "localhost" || bindHost === "::1" || /^127\./.test(bindHost);
+  if (!loopback && encrypt.length === 0 && !c.encryptFile && !c.insecure) {
+    throw new ConfigError(
+      `refusing to bind ${bind} without a key: anyone on this network could forge locks or take over the voter set.\n` +
+        "Make a key with `locker keygen`, store it in a file only you can read (chmod 600) and give that file to every node with --encrypt-file FILE " +
+        "(or the key in LOCKER_ENCRYPT); or pass --insecure to accept the risk",
+    );
+  }
   return {
     ...(c as AgentConfig),
     name,
@@ -166,7 +204,8 @@ function parseFlags(argv: readonly string[]): { values: Partial<AgentConfig>; co
     }
     const spec = AGENT_OPTIONS.find((o) => o.flag === flag);
     if (!spec) throw new ConfigError(`unknown flag --${flag} (see locker agent --help)`);
-    if (spec.kind === "bool") {
+    if (spec.kind === "bool" || spec.kind === "tristate") {
+      // A bare flag means true; a value must be glued on (--discover=false), so the next argument is never swallowed.
       if (value === undefined) value = "true";
     } else if (value === undefined) {
       value = argv[++i];
@@ -257,6 +296,14 @@ function setValue(out: Partial<AgentConfig>, spec: OptionSpec, text: string, whe
       if (["true", "1", "yes"].includes(t)) o[spec.key] = true;
       else if (["false", "0", "no"].includes(t)) o[spec.key] = false;
       else throw new ConfigError(`${where} must be true or false, got ${JSON.stringify(text)}`);
+      return;
+    }
+    case "tristate": {
+      const t = text.toLowerCase();
+      if (["true", "1", "yes"].includes(t)) o[spec.key] = "true";
+      else if (["false", "0", "no"].includes(t)) o[spec.key] = "false";
+      else if (t === "auto") o[spec.key] = "auto";
+      else throw new ConfigError(`${where} must be true, false or auto, got ${JSON.stringify(text)}`);
       return;
     }
     case "duration": {

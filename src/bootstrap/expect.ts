@@ -155,6 +155,10 @@ export interface ExpectOptions {
   metaOf?: (advert: unknown) => unknown;
   /** Reads the bootstrap's advert from a member's metadata. Default: the metadata itself. */
   advertOf?: (meta: unknown) => unknown;
+  /** Told what the bootstrap waits for, each time that changes (for status pages). */
+  onWait?: (reason: string) => void;
+  /** Stops waiting (rejects) once this returns true. */
+  isClosed?: () => boolean;
 }
 
 /** Runs the bootstrap on a live membership; resolves with the agreed configuration. */
@@ -213,7 +217,13 @@ export function bootstrapExpect(o: ExpectOptions): Promise<VoterConfig> {
         pin = d.set; // write-once: never changed afterwards
         m.updateMeta(metaOf(encodeAdvert({ pin, adopted: null })));
       } else if (d.kind === "wait") {
+        if (d.reason !== lastReason) o.onWait?.(d.reason);
         lastReason = d.reason;
+      }
+      if (o.isClosed?.()) {
+        finish();
+        reject(new LockerError("unavailable", "closed while bootstrapping"));
+        return;
       }
       if (now - started >= timeoutMs) {
         finish();

@@ -1,24 +1,9 @@
-// Wires replication and reconfiguration onto an existing node (a Locker, its
+// Wires replication and reconfiguration onto a node's parts (a Locker, its
 // SWIM membership and their transport): the replication channel, the
 // Replicator (pushes, snapshots), the Configurator (versions, changes) and an
-// optional autopilot. Used by ClusterNode, and by any other composition (the
-// agent's node) that already has these three parts.
-//
-// For a node that names voters by member name (voter address = name, real
-// addresses from membership), with other metadata next to the advert:
-//
-//   const config = expect > 0
-//     ? await bootstrapExpect({ membership, clock, expect, metaOf: (a) => ({ ...meta, locker: a }), advertOf: (m) => (m as { locker?: unknown } | undefined)?.locker })
-//     : normalizeConfig(1, voters.map((n) => ({ name: n, address: n })));
-//   const locker = new Locker({ ..., voters: config.voters, configVersion: config.version });
-//   const { replicator, configurator } = attachReplication({ name, locker, membership, transport, clock, random,
-//     addressOf: (v) => (v.name === name ? transport.address : membership.member(v.name)?.address),
-//     voterAddressOf: (m) => m.name,
-//     advertise: (a) => ({ ...meta, locker: a }) });
-//   // voters now: locker.cas.voters; version: locker.cas.configVersion;
-//   // changes: configurator.promote(name) / addVoter / removeVoter.
+// optional autopilot. The composition root (src/node/node.ts) calls it.
 import type { Membership } from "@locker/membership";
-import { advertOfConfig } from "../bootstrap/expect.js";
+import type { Logger } from "pino";
 import type { Locker } from "../locker.js";
 import type { Transport } from "../transport/transport.js";
 import { ChannelId, type Address } from "../transport/types.js";
@@ -48,11 +33,12 @@ export interface AttachOptions {
   /** Replace a voter dead longer than `deadAfterMs` by a live replica (off unless given). */
   autopilot?: { deadAfterMs: number; checkIntervalMs?: number };
   /**
-   * Advertise the running configuration in this member's SWIM metadata (so
-   * `expect` bootstraps and restarts pick it up). Default: replace the
-   * metadata with the advert; give a function to merge it with other metadata.
+   * Publishes the running configuration (e.g. in this member's SWIM metadata,
+   * so `expect` bootstraps and restarts see that one exists). Called at start
+   * and after every activation.
    */
-  advertise?: false | ((advert: unknown) => unknown);
+  advertise?: (config: VoterConfig) => void;
+  logger?: Logger;
 }
 
 export interface Attached {
@@ -86,12 +72,11 @@ export function attachReplication(o: AttachOptions): Attached {
     isVoter: (name) => locker.cas.voters.some((v) => v.name === name),
   };
   const advertise = (c: VoterConfig): void => {
-    if (o.advertise === false) return;
     try {
-      const advert = advertOfConfig(c);
-      membership.updateMeta(o.advertise ? o.advertise(advert) : advert);
-    } catch {
-      // metadata too large for a very large configuration: others learn it from the CAS channel
+      o.advertise?.(c);
+    } catch (e) {
+      // Metadata too large for a very large configuration: others learn it from the CAS channel.
+      o.logger?.debug({ err: (e as Error).message }, "cannot advertise the voter configuration in metadata");
     }
   };
   let replicator: Replicator | undefined;
@@ -120,62 +105,78 @@ export function attachReplication(o: AttachOptions): Attached {
     ...o.replication,
   });
   advertise(configurator.current());
-  let autopilot: TimerHandle | undefined;
-  if (o.autopilot) autopilot = startAutopilot(o, configurator, o.autopilot.deadAfterMs, o.autopilot.checkIntervalMs ?? 1000);
+  const autopilot = o.autopilot ? new Autopilot(o, configurator, o.autopilot.deadAfterMs, o.autopilot.checkIntervalMs ?? 1000) : undefined;
   return {
     replicator,
     configurator,
     close: () => {
-      clock.clearTimer(autopilot);
-      stopped.add(configurator);
+      autopilot?.close();
       replicator!.close();
     },
   };
 }
-
-const stopped = new WeakSet<Configurator>();
 
 /**
  * Autopilot: the lowest-named live voter replaces a voter that SWIM has seen
  * dead for longer than `deadAfterMs` by a live replica — add first, then
  * remove, so the number of live voters never drops during the swap.
  */
-function startAutopilot(o: AttachOptions, configurator: Configurator, deadAfterMs: number, checkIntervalMs: number): TimerHandle {
-  const { locker, membership, clock } = o;
-  const deadSince = new Map<string, number>();
-  let busy = false;
-  const check = (): void => {
-    if (stopped.has(configurator)) return;
-    clock.setTimer(checkIntervalMs, check);
+export class Autopilot {
+  private timer: TimerHandle | undefined;
+  private closed = false;
+  private busy = false;
+  private readonly deadSince = new Map<string, number>();
+
+  constructor(
+    private readonly o: AttachOptions,
+    private readonly configurator: Configurator,
+    private readonly deadAfterMs: number,
+    private readonly checkIntervalMs: number,
+  ) {
+    this.arm();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.o.clock.clearTimer(this.timer);
+  }
+
+  /** Every re-arm replaces the one handle, so close() cancels whichever is pending. */
+  private arm(): void {
+    if (!this.closed) this.timer = this.o.clock.setTimer(this.checkIntervalMs, () => this.check());
+  }
+
+  private check(): void {
+    if (this.closed) return;
+    this.arm();
+    const { locker, membership, clock } = this.o;
     const now = clock.now();
     const voters = locker.cas.voters;
     for (const v of voters) {
       // Only a member SWIM declared dead (or that left) counts; a suspect may just be slow.
       const state = membership.member(v.name)?.state;
-      if (v.name === o.name || state === "alive" || state === "suspect") deadSince.delete(v.name);
-      else if (!deadSince.has(v.name)) deadSince.set(v.name, now);
+      if (v.name === this.o.name || state === "alive" || state === "suspect") this.deadSince.delete(v.name);
+      else if (!this.deadSince.has(v.name)) this.deadSince.set(v.name, now);
     }
-    if (busy || !locker.cas.isVoter) return;
-    const liveVoters = voters.filter((v) => !deadSince.has(v.name)).map((v) => v.name).sort();
-    if (liveVoters[0] !== o.name) return;
-    const dead = voters.find((v) => now - (deadSince.get(v.name) ?? now) >= deadAfterMs);
+    if (this.busy || !locker.cas.isVoter) return;
+    const liveVoters = voters.filter((v) => !this.deadSince.has(v.name)).map((v) => v.name).sort();
+    if (liveVoters[0] !== this.o.name) return;
+    const dead = voters.find((v) => now - (this.deadSince.get(v.name) ?? now) >= this.deadAfterMs);
     if (!dead) return;
     const names = new Set(voters.map((v) => v.name));
     const replica = membership
       .members()
       .filter((m) => m.state === "alive" && !names.has(m.name))
       .sort((a, b) => (a.name < b.name ? -1 : 1))[0];
-    busy = true;
+    this.busy = true;
     const swap = async (): Promise<void> => {
-      if (replica) await configurator.addVoter({ name: replica.name, address: replica.address });
-      await configurator.removeVoter(dead.name);
+      if (replica) await this.configurator.addVoter({ name: replica.name, address: this.o.voterAddressOf ? this.o.voterAddressOf(replica) : replica.address });
+      await this.configurator.removeVoter(dead.name);
     };
     swap()
-      .catch(() => {})
+      .catch((e: unknown) => this.o.logger?.warn({ err: (e as Error).message, dead: dead.name }, "autopilot: replacing a dead voter failed; will retry"))
       .finally(() => {
-        busy = false;
+        this.busy = false;
       });
-  };
-  // Each check re-arms itself; close() marks the configurator stopped, which ends the loop.
-  return clock.setTimer(checkIntervalMs, check);
+  }
 }

@@ -5,5 +5,4 @@ export * from "./store.js";
 export * from "./source.js";
 export * from "./replicator.js";
 export * from "./reconfig.js";
-export * from "./cluster-node.js";
 export * from "./attach.js";

@@ -4,7 +4,7 @@
 import dgram from "node:dgram";
 import test from "ava";
 import { MulticastBeacon } from "../../src/discovery/multicast.js";
-import { ClusterNode } from "../../src/replication/cluster-node.js";
+import { startNode, type LockerNode } from "../../src/node/node.js";
 import { createUdpTransport } from "../../src/transport/index.js";
 import { SystemClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
@@ -47,21 +47,22 @@ test.serial("three nodes with no join list find each other by multicast and agre
   const port = 40_000 + new SeededRandom(Number(process.pid) + 1).int(20_000);
   const label = `zero-conf-${port}`;
   const starts = ["alpha", "bravo", "charlie"].map(async (name) =>
-    ClusterNode.start({
+    startNode({
       name,
       transport: await createUdpTransport({ bind: "127.0.0.1:0", clock, random: random.fork(), clusterLabel: label }),
       clock,
       random: random.fork(),
       expect: 3,
       expectSettleMs: 300,
-      membership: { profile: "local" },
-      locker: { quietPeriodMs: 0 },
-      discovery: { clusterLabel: label, port, intervalMs: 100 },
+      profile: "local",
+      quietPeriodMs: 0,
+      clusterLabel: label,
+      discovery: { port, intervalMs: 100 },
     }),
   );
   const nodes = await Promise.all(starts);
   try {
-    for (const n of nodes) t.deepEqual(n.config.voters.map((v) => v.name), ["alpha", "bravo", "charlie"]);
+    for (const n of nodes) t.deepEqual(n.config().voters.map((v) => v.name), ["alpha", "bravo", "charlie"]);
     const r = await nodes[0]!.locker.lock("zero", "conf", { leaseMs: 5000 });
     t.true(r.token > 0n);
     t.is((await nodes[2]!.locker.read("zero"))?.value, "conf");

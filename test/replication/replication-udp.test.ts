@@ -4,7 +4,7 @@
 // 10,000 live keys holds all of them after catch-up; a replica is promoted and
 // a voter removed while writes keep succeeding.
 import test from "ava";
-import { ClusterNode } from "../../src/replication/cluster-node.js";
+import { startNode, type LockerNode } from "../../src/node/node.js";
 import { createUdpTransport, type Transport } from "../../src/transport/index.js";
 import { SystemClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
@@ -29,18 +29,19 @@ test("3 voters + 2 replicas over UDP: push latency, 10,000-key catch-up of a 6th
   for (const n of names) transports.set(n, await createUdpTransport({ bind: "127.0.0.1:0", clock, random: random.fork(), clusterLabel: "repl-test" }));
   const voters = ["v1", "v2", "v3"].map((n) => ({ name: n, address: transports.get(n)!.address }));
   const seeds = [voters[0]!.address];
-  const nodes = new Map<string, ClusterNode>();
-  const start = (name: string, transport: Transport, s: readonly string[]): Promise<ClusterNode> =>
-    ClusterNode.start({
+  const nodes = new Map<string, LockerNode>();
+  const start = (name: string, transport: Transport, s: readonly string[]): Promise<LockerNode> =>
+    startNode({
       name,
       transport,
       clock,
       random: random.fork(),
-      seeds: s,
-      voters,
-      membership: { profile: "local" },
+      join: s,
+      voters: voters.map((v) => v.name),
+      profile: "local",
       // A brand-new cluster: no lease from an earlier life to wait out.
-      locker: { quietPeriodMs: 0, limits: { maxPendingRounds: 20_000 } },
+      quietPeriodMs: 0,
+      limits: { maxPendingRounds: 20_000 },
       replication: { pushIntervalMs: PUSH_INTERVAL_MS },
     });
   try {
@@ -97,11 +98,11 @@ test("3 voters + 2 replicas over UDP: push latency, 10,000-key catch-up of a 6th
       }
     })();
     const tPromote = performance.now();
-    const c2 = await nodes.get("v2")!.promote("r1");
+    const c2 = await nodes.get("v2")!.configurator.promote("r1");
     const promoteMs = performance.now() - tPromote;
     t.deepEqual(c2.voters.map((v) => v.name), ["r1", "v1", "v2", "v3"]);
     const tRemove = performance.now();
-    const c3 = await nodes.get("r1")!.removeVoter("v3");
+    const c3 = await nodes.get("r1")!.configurator.removeVoter("v3");
     const removeMs = performance.now() - tRemove;
     t.deepEqual(c3.voters.map((v) => v.name), ["r1", "v1", "v2"]);
     const during = writes;
@@ -113,7 +114,7 @@ test("3 voters + 2 replicas over UDP: push latency, 10,000-key catch-up of a 6th
     t.deepEqual(failures, []);
     t.true(nodes.get("r1")!.locker.cas.isVoter);
     t.true(await until(() => !nodes.get("v3")!.locker.cas.isVoter, 5000));
-    t.true(await until(() => [...nodes.values()].every((x) => x.config.version === 3), 5000), "every node runs version 3");
+    t.true(await until(() => [...nodes.values()].every((x) => x.config().version === 3), 5000), "every node runs version 3");
     // The old data is still there under the new configuration.
     t.deepEqual((await nodes.get("n6")!.locker.read("bulk-4321"))?.value, { n: 4321 });
   } finally {

@@ -1,0 +1,463 @@
+// The one composition root: a UDP transport (or a given one), SWIM
+// membership, discovery and rejoin, the voter configuration (static or
+// `expect: N`), the Locker, replication and reconfiguration. The agent, the
+// library's `startNode`, the benchmarks and the tests all assemble a node here.
+import { networkInterfaces } from "node:os";
+import { Membership, type MemberEvent, type MembershipConfig, type ProfileName } from "@locker/membership";
+import type { Logger } from "pino";
+import { bootstrapExpect, decodeAdvert, encodeAdvert } from "../bootstrap/expect.js";
+import { casCodec } from "../cas/messages.js";
+import { MulticastBeacon } from "../discovery/multicast.js";
+import { LockerError } from "../errors.js";
+import type { LockerLimits } from "../limits.js";
+import type { SharedLockerOptions } from "../locker-cluster.js";
+import { Locker } from "../locker.js";
+import { attachReplication } from "../replication/attach.js";
+import { normalizeConfig, type VoterConfig } from "../replication/messages.js";
+import type { Configurator } from "../replication/reconfig.js";
+import type { Replicator } from "../replication/replicator.js";
+import { bytesCodec, type Transport } from "../transport/transport.js";
+import { ChannelId, type Address } from "../transport/types.js";
+import { createUdpTransport, parseHostPort } from "../transport/udp.js";
+import { SystemClock, type Clock } from "../util/clock.js";
+import { cryptoSeededRandom, type Random } from "../util/random.js";
+import type { Keyring } from "../wire/keyring.js";
+import { chooseAdvertiseAddress, isLoopback } from "./advertise.js";
+import { NamedChannel } from "./named-channel.js";
+import { readiness, type Readiness } from "./readiness.js";
+import { MemberSnapshot, Rejoiner } from "./rejoin.js";
+
+/** The cluster label agents use by default; a library node must use the same one to reach them. */
+export const DEFAULT_CLUSTER_LABEL = "locker";
+const MAX_DISCOVERED = 64;
+
+export interface DiscoveryOptions {
+  group?: string;
+  port?: number;
+  /** Interface address to send beacons from (default: the advertised address's interface). */
+  interfaceAddress?: string;
+  intervalMs?: number;
+}
+
+export interface NodeOptions {
+  /** Unique member name; voters are listed by name. */
+  name: string;
+  /** UDP host:port to bind (port 0 picks one). Default 127.0.0.1:0. Ignored when `transport` is given. */
+  bind?: Address;
+  /** An already-bound transport (e.g. the in-memory network's). */
+  transport?: Transport;
+  /** The address other members reach this node at (HOST or HOST:PORT). Default: the bound one, or the host's one private address for 0.0.0.0/::. */
+  advertise?: string;
+  /** Seeds to join through (host:port); any one that answers is enough. */
+  join?: readonly Address[];
+  /** The static voter set, by member name. For a single-node cluster (no join, no expect) it is [name]. */
+  voters?: readonly string[];
+  /** Bootstrap: the first `expect` members that see each other become the voters. */
+  expect?: number;
+  /** Join as a non-voting replica. */
+  replica?: boolean;
+  /** Datagrams of other labels are dropped. Default "locker", as the agent. */
+  clusterLabel?: string;
+  /** Seals every datagram (and discovery beacon). Required for a non-loopback bind unless `insecure`. */
+  keyring?: Keyring;
+  /** Allow unsealed datagrams on a non-loopback bind (anyone on the network can then forge locks). */
+  insecure?: boolean;
+  limits?: Partial<LockerLimits>;
+  /** Quiet period before this node's acceptor votes (default: maxLeaseMs). */
+  quietPeriodMs?: number;
+  /** Membership metadata (small); the node adds its voter-configuration advert under `locker`. */
+  meta?: Record<string, unknown>;
+  /** expect: the view must be unchanged this long before pinning. Default 500 ms. */
+  expectSettleMs?: number;
+  /** expect: give up after this long. Default: wait for as long as it runs (progress in `bootstrapStatus`). */
+  expectTimeoutMs?: number;
+  /** Membership timing profile. Default "lan". */
+  profile?: ProfileName;
+  membershipConfig?: Partial<MembershipConfig>;
+  /** Multicast discovery of peers. Default: on when there is no `join` and the bind is not loopback. */
+  discovery?: boolean | DiscoveryOptions;
+  /** Remembers the members seen here, to rejoin through them after a restart. "" (default) keeps nothing. */
+  dataDir?: string;
+  /**
+   * When no seed answers the first join: false (default) rejects `started`
+   * with `unavailable`; true keeps retrying seeds, remembered members and
+   * discovery with backoff for as long as the node runs (the agent).
+   */
+  retryJoin?: boolean;
+  /** Further Locker options (timings of rounds, fast path…). */
+  locker?: Omit<SharedLockerOptions, "limits" | "quietPeriodMs" | "maxLeaseMs" | "isVoterAlive" | "configVersion">;
+  replication?: { pushIntervalMs?: number; maxInflightPerReplica?: number; snapshotWindow?: number };
+  /** Replace a voter dead longer than `deadAfterMs` by a live replica (off unless given). */
+  autopilot?: { deadAfterMs: number; checkIntervalMs?: number };
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+}
+
+export interface LockerNode {
+  readonly name: string;
+  /** The address this node gossips (what the others send to). */
+  readonly address: Address;
+  readonly locker: Locker;
+  readonly membership: Membership;
+  readonly transport: Transport;
+  /** Voter changes: addVoter, removeVoter, promote (one voter at a time). */
+  readonly configurator: Configurator;
+  readonly replicator: Replicator;
+  /** The voter set in force. */
+  voters(): string[];
+  configVersion(): number;
+  /** The configuration in force, with addresses as the CAS layer sees them (names). */
+  config(): VoterConfig;
+  /** Whether quorum operations can be served, and if not, why. */
+  readiness(): Readiness;
+  ready(): boolean;
+  /** Stops everything; by default announces the departure to SWIM first. Safe to call twice. */
+  close(options?: { leave?: boolean }): Promise<void>;
+}
+
+/** A node whose socket and membership run, still forming or learning its voter set. */
+export interface StartingNode {
+  readonly name: string;
+  readonly address: Address;
+  readonly membership: Membership;
+  readonly transport: Transport;
+  /** What the node waits for while it starts (undefined once started). */
+  bootstrapStatus(): string | undefined;
+  /** Members seen by discovery beacons (addresses). */
+  discovered(): readonly string[];
+  /** Resolves once the node can serve; rejects if it cannot start (no seed answered, bad configuration…). */
+  readonly started: Promise<LockerNode>;
+  /** Stops whatever has started. */
+  close(options?: { leave?: boolean }): Promise<void>;
+}
+
+/** Opens and assembles a node; resolves once it can serve (see `openNode` for the two steps). */
+export async function startNode(options: NodeOptions): Promise<LockerNode> {
+  const starting = await openNode(options);
+  return starting.started;
+}
+
+function checkOptions(o: NodeOptions): { voters: string[]; expect: number } {
+  const join = o.join ?? [];
+  let voters = [...(o.voters ?? [])];
+  const expect = o.expect ?? 0;
+  if (voters.length > 0 && expect > 0) throw new LockerError("invalid", "give either voters or expect, not both");
+  if (voters.length === 0 && expect === 0) {
+    if (join.length > 0 || o.replica) throw new LockerError("invalid", "joining a cluster needs its voters (or expect)");
+    voters = [o.name]; // a cluster of one: this node is its own voter
+  }
+  if (o.replica && voters.includes(o.name)) throw new LockerError("invalid", `replica ${o.name} is listed among the voters`);
+  return { voters, expect };
+}
+
+/** Safe by default: plain datagrams only where nobody else can send them. */
+function checkTrust(o: NodeOptions, bind: string): void {
+  if (o.keyring || o.insecure || o.transport) return;
+  const { host } = parseHostPort(bind);
+  if (isLoopback(host)) return;
+  throw new LockerError(
+    "invalid",
+    `refusing to bind ${bind} without a key: anyone on this network could forge locks or take over the voter set. ` +
+      "Make a key with `locker keygen` and give it to every node (--encrypt-file FILE or LOCKER_ENCRYPT), or pass --insecure to accept the risk",
+  );
+}
+
+/** Membership metadata of a node: the application's fields plus the voter-configuration advert under `locker`. */
+function withAdvert(meta: Record<string, unknown> | undefined, advert: unknown): Record<string, unknown> {
+  return { ...meta, locker: advert };
+}
+
+const advertOf = (meta: unknown): unknown => (meta as { locker?: unknown } | undefined)?.locker;
+
+/** The highest configuration version members advertise (a hint to fetch it; never adopted from metadata). */
+function newestAdvertisedVersion(membership: Membership): number {
+  let best = 0;
+  for (const m of membership.members()) {
+    if (m.state !== "alive") continue;
+    const adopted = decodeAdvert(advertOf(m.meta)).adopted;
+    if (adopted && adopted.version > best) best = adopted.version;
+  }
+  return best;
+}
+
+/**
+ * Step one: binds the socket and starts membership (and discovery, rejoin),
+ * so an agent can serve its status at once; `started` then forms or learns
+ * the voter set and assembles the rest.
+ */
+export async function openNode(options: NodeOptions): Promise<StartingNode> {
+  const clock = options.clock ?? new SystemClock();
+  const random = options.random ?? cryptoSeededRandom();
+  const { logger } = options;
+  const { voters: staticVoters, expect } = checkOptions(options);
+  const clusterLabel = options.clusterLabel ?? DEFAULT_CLUSTER_LABEL;
+  const bind = options.bind ?? "127.0.0.1:0";
+  if (!options.transport) checkTrust(options, bind);
+  const transport =
+    options.transport ?? (await createUdpTransport({ bind, clock, random, clusterLabel, ...(options.keyring ? { keyring: options.keyring } : {}) }));
+  let address: Address;
+  try {
+    address = options.transport ? transport.address : chooseAdvertiseAddress(transport.address, options.advertise, networkInterfaces());
+  } catch (e) {
+    await transport.close();
+    throw e;
+  }
+  const membership = new Membership({
+    address,
+    name: options.name,
+    channel: transport.channel(ChannelId.membership, bytesCodec),
+    clock,
+    random,
+    meta: withAdvert(options.meta, null),
+    profile: options.profile ?? "lan",
+    ...(options.membershipConfig ? { config: options.membershipConfig } : {}),
+  });
+  if (logger) {
+    membership.on("change", (e: MemberEvent) => logger.info({ member: e.member.name, address: e.member.address, state: e.member.state }, `member ${e.type}`));
+  }
+
+  const join = [...(options.join ?? [])];
+  const boundHost = options.transport ? "" : parseHostPort(bind).host;
+  const discoveryOn = options.discovery ?? (join.length === 0 && !options.transport && !isLoopback(boundHost));
+  const discovered: string[] = [];
+  const rejoiner = new Rejoiner({
+    membership,
+    clock,
+    random,
+    seeds: join,
+    snapshot: new MemberSnapshot(options.dataDir ?? "", options.name),
+    discovered: () => discovered,
+    self: address,
+    onAttempt: (addresses, ok, error) => {
+      if (ok) logger?.info({ through: addresses.length }, "joined the cluster");
+      else logger?.debug({ addresses, err: error }, "no member answered yet; retrying with backoff");
+    },
+    onSaveError: (e) => logger?.warn({ err: e.message }, "cannot record members in the data dir"),
+  });
+  let beacon: MulticastBeacon | undefined;
+  let status: string | undefined = "joining";
+  let closed = false;
+  let node: LockerNode | undefined;
+
+  const stopStarting = async (leave: boolean): Promise<void> => {
+    rejoiner.close();
+    await beacon?.close();
+    beacon = undefined;
+    if (leave) await membership.leave().catch(() => {});
+    membership.close();
+    await transport.close();
+  };
+
+  if (discoveryOn) {
+    const d = typeof discoveryOn === "object" ? discoveryOn : {};
+    const host = parseHostPort(address).host;
+    try {
+      beacon = await MulticastBeacon.start({
+        clusterLabel,
+        name: options.name,
+        address,
+        clock,
+        random,
+        ...(options.keyring ? { keyring: options.keyring } : {}),
+        ...(d.group ? { group: d.group } : {}),
+        ...(d.port ? { port: d.port } : {}),
+        ...(d.intervalMs ? { intervalMs: d.intervalMs } : {}),
+        // Beacons leave through the advertised address's interface, so a host with a multicast route but no default route works.
+        ...(d.interfaceAddress ? { interfaceAddress: d.interfaceAddress } : !host.includes(":") && !isLoopback(host) ? { interfaceAddress: host } : {}),
+        onPeer: (peer) => {
+          if (peer.name === options.name) return;
+          if (!discovered.includes(peer.address)) {
+            discovered.push(peer.address);
+            if (discovered.length > MAX_DISCOVERED) discovered.shift();
+          }
+          const known = membership.member(peer.name);
+          if (!known || known.state === "dead" || known.state === "left") rejoiner.reach(peer.address);
+        },
+      });
+    } catch (e) {
+      await stopStarting(false);
+      throw e;
+    }
+  }
+
+  const started = (async (): Promise<LockerNode> => {
+    const seeds = [...new Set([...join, ...rejoiner.rememberedAddresses()])].filter((a) => a !== address);
+    try {
+      await membership.bootstrap(seeds);
+    } catch (e) {
+      if (join.length > 0 && !options.retryJoin) {
+        throw new LockerError("unavailable", `no seed answered: ${(e as Error).message}`);
+      }
+      if (join.length > 0 || seeds.length > 0) {
+        logger?.warn({ seeds }, "no seed answered yet; retrying seeds, remembered members and discovery with backoff");
+      }
+    }
+    rejoiner.start();
+    if (closed) throw new LockerError("unavailable", "node closed while starting");
+
+    let config: VoterConfig;
+    if (expect > 0 && options.replica) {
+      status = "waiting for the voters' configuration";
+      config = await waitForVoters(membership, clock, options.expectTimeoutMs, () => closed);
+    } else if (expect > 0) {
+      logger?.info({ expect }, "bootstrap: waiting for the first members that see each other");
+      status = `0 of ${expect} expected members visible`;
+      config = await bootstrapExpect({
+        membership,
+        clock,
+        expect,
+        metaOf: (advert) => withAdvert(options.meta, advert),
+        advertOf,
+        timeoutMs: options.expectTimeoutMs ?? Number.MAX_SAFE_INTEGER,
+        ...(options.expectSettleMs !== undefined ? { settleMs: options.expectSettleMs } : {}),
+        onWait: (reason: string) => {
+          status = reason;
+        },
+        isClosed: () => closed,
+      });
+      config = normalizeConfig(config.version, config.voters.map((v) => ({ name: v.name, address: v.name })));
+    } else {
+      config = normalizeConfig(1, staticVoters.map((name) => ({ name, address: name })));
+    }
+    if (closed) throw new LockerError("unavailable", "node closed while starting");
+
+    const addressOf = (name: string): Address | undefined => {
+      if (name === options.name) return transport.address;
+      const m = membership.member(name);
+      return m && m.state !== "dead" && m.state !== "left" ? m.address : undefined;
+    };
+    // A suspect is still asked: under load SWIM suspects slow members, and
+    // failing fast on them would turn a slow cluster into an unavailable one.
+    const isUp = (name: string): boolean => {
+      if (name === options.name) return true;
+      const state = membership.member(name)?.state;
+      return state === "alive" || state === "suspect";
+    };
+    const channel = new NamedChannel(transport.channel(ChannelId.cas, casCodec), addressOf);
+    const quietPeriodMs = options.quietPeriodMs ?? options.limits?.maxLeaseMs;
+    const lockerStartedAt = clock.now();
+    const locker = new Locker({
+      ...options.locker,
+      name: options.name,
+      channel,
+      clock,
+      random,
+      voters: config.voters,
+      configVersion: config.version,
+      isVoterAlive: isUp,
+      ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.limits?.maxLeaseMs !== undefined ? { maxLeaseMs: options.limits.maxLeaseMs } : {}),
+      ...(quietPeriodMs !== undefined ? { quietPeriodMs } : {}),
+    });
+    const effectiveQuietMs = quietPeriodMs ?? locker.limits.maxLeaseMs;
+    const attached = attachReplication({
+      name: options.name,
+      locker,
+      membership,
+      transport,
+      clock,
+      random,
+      addressOf: (v) => addressOf(v.name),
+      voterAddressOf: (m) => m.name,
+      advertise: (c) => membership.updateMeta(withAdvert(options.meta, encodeAdvert({ pin: null, adopted: { version: c.version, voters: c.voters.map((v) => v.name) } }))),
+      ...(options.replication ? { replication: options.replication } : {}),
+      ...(options.autopilot ? { autopilot: options.autopilot } : {}),
+      ...(logger ? { logger } : {}),
+    });
+    // A node that restarted (memory lost) after the voters changed learns the
+    // newer configuration from the voters through the protocol, never from
+    // metadata alone: metadata only says that a newer version exists.
+    const advertised = newestAdvertisedVersion(membership);
+    if (advertised > config.version) {
+      attached.configurator.awaitVersion(advertised).catch((e: unknown) => logger?.warn({ err: (e as Error).message, version: advertised }, "cannot learn the newer voter configuration yet"));
+    }
+    status = undefined;
+    const currentVoters = (): string[] => locker.cas.voters.map((v) => v.name);
+    let closing: Promise<void> | undefined;
+    const built: LockerNode = {
+      name: options.name,
+      address,
+      locker,
+      membership,
+      transport,
+      configurator: attached.configurator,
+      replicator: attached.replicator,
+      voters: currentVoters,
+      configVersion: () => locker.cas.configVersion,
+      config: () => attached.configurator.current(),
+      readiness: () =>
+        readiness({
+          self: options.name,
+          voters: currentVoters(),
+          isUp,
+          quietRemainingMs: locker.cas.isVoter && locker.summary().quiet ? Math.max(1, lockerStartedAt + effectiveQuietMs - clock.now()) : 0,
+        }),
+      ready: () => built.readiness().ready,
+      close: (o = {}) => {
+        closing ??= (async () => {
+          closed = true;
+          attached.close();
+          rejoiner.close();
+          await beacon?.close();
+          beacon = undefined;
+          if (o.leave !== false) await membership.leave().catch(() => {});
+          await locker.close();
+          membership.close();
+          await transport.close();
+        })();
+        return closing;
+      },
+    };
+    node = built;
+    return built;
+  })();
+  // The caller may never await `started` (it closes first): no unhandled rejection.
+  started.catch(() => {});
+
+  let closingStarting: Promise<void> | undefined;
+  return {
+    name: options.name,
+    address,
+    membership,
+    transport,
+    bootstrapStatus: () => status,
+    discovered: () => discovered,
+    started,
+    close: (o = {}) => {
+      if (node) return node.close(o);
+      closed = true;
+      closingStarting ??= stopStarting(o.leave !== false);
+      return closingStarting;
+    },
+  };
+}
+
+/** A replica started with `expect`: waits until a live member advertises an adopted configuration, then learns it. */
+function waitForVoters(membership: Membership, clock: Clock, timeoutMs: number | undefined, isClosed: () => boolean): Promise<VoterConfig> {
+  return new Promise((resolve, reject) => {
+    const started = clock.now();
+    const check = (): void => {
+      if (isClosed()) return reject(new LockerError("unavailable", "node closed while starting"));
+      for (const m of membership.members()) {
+        if (m.state !== "alive") continue;
+        const adopted = decodeAdvert(advertOf(m.meta)).adopted;
+        // Started as version 1 with the advertised names: only this replica's own
+        // rounds use it, and voters refuse them until the real configuration
+        // (learned through the protocol right after start) replaces it.
+        if (adopted) {
+          try {
+            return resolve(normalizeConfig(1, adopted.voters.map((name) => ({ name, address: name }))));
+          } catch {
+            // malformed: keep waiting
+          }
+        }
+      }
+      if (timeoutMs !== undefined && clock.now() - started >= timeoutMs) {
+        return reject(new LockerError("unavailable", `no voter configuration advertised within ${timeoutMs} ms`));
+      }
+      clock.setTimer(100, check);
+    };
+    check();
+  });
+}
