@@ -29,6 +29,8 @@ export interface TransportOptions {
   maxPendingRequests?: number;
   /** Bound on bytes queued for one peer before a flush; past it sends are dropped and counted. */
   maxOutboxBytesPerPeer?: number;
+  /** Sealed datagrams whose stamp is further than this from our wall clock are refused (`clock_skew`). Default 120 s. */
+  sealClockWindowMs?: number;
 }
 
 export const DEFAULT_REQUEST_OPTIONS: Required<RequestOptions> = { attemptTimeoutMs: 200, retries: 4, timeoutMs: 5000 };
@@ -119,7 +121,15 @@ export class Transport {
     if (this.maxDatagramBytes < MIN_MAX_DATAGRAM_BYTES || this.maxDatagramBytes > 65507) {
       throw new LockerError("invalid", `maxDatagramBytes must be in ${MIN_MAX_DATAGRAM_BYTES}..65507`);
     }
-    this.envelope = new Envelope({ clusterLabel: options.clusterLabel, keyring: options.keyring });
+    // The envelope reads the keyring on every datagram: install / use / remove take effect at once.
+    this.envelope = new Envelope({
+      clusterLabel: options.clusterLabel,
+      keyring: options.keyring,
+      // Boot ids stay crypto-random (the envelope's default), never from the
+      // seeded stream: a restarted node re-seeded alike must still be a new sender.
+      wallNow: () => clock.wallNow(),
+      ...(options.sealClockWindowMs !== undefined ? { clockWindowMs: options.sealClockWindowMs } : {}),
+    });
     this.maxFrameBytes = this.maxDatagramBytes - this.envelope.overheadBytes;
     this.requestDefaults = { ...DEFAULT_REQUEST_OPTIONS, ...options.request };
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
@@ -389,6 +399,21 @@ export class Transport {
       const code: LockerErrorCode = e instanceof LockerError ? e.code : "unavailable";
       reply(FrameKind.error, [code, e instanceof Error ? e.message.slice(0, 200) : "request failed"]);
     };
+    // Encoding the answer can throw too (a handler returned something the codec
+    // refuses): that must become an error reply like any other failure, or the
+    // "running" entry above would swallow every retry until it expired and, for
+    // an async handler, the throw would escape as an unhandled rejection.
+    const answer = (r: unknown): void => {
+      let payload: unknown;
+      try {
+        payload = entry.codec.encode(r);
+      } catch (e) {
+        this.drop("handler_error");
+        fail(e);
+        return;
+      }
+      reply(FrameKind.response, payload);
+    };
     let result: unknown;
     try {
       result = entry.onRequest(message, from);
@@ -397,9 +422,12 @@ export class Transport {
       return;
     }
     if (result instanceof Promise) {
-      result.then((r) => reply(FrameKind.response, entry.codec.encode(r)), fail);
+      result.then(answer, fail).catch(() => {
+        // reply() itself failed (closed or an oversized error frame): nothing to send; the entry expires.
+        this.responses.delete(key);
+      });
     } else {
-      reply(FrameKind.response, entry.codec.encode(result));
+      answer(result);
     }
   }
 }

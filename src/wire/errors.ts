@@ -8,6 +8,10 @@ export type DropReason =
   | "bad_label"
   | "bad_seal"
   | "not_sealed"
+  /** A sealed datagram whose (boot id, sequence) was accepted before, or is older than the window. */
+  | "replayed"
+  /** A sealed datagram whose timestamp is too far from this node's wall clock (a stale capture, or a skewed clock). */
+  | "clock_skew"
   | "bad_cbor"
   | "bad_frame"
   | "unknown_channel"

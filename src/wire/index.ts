@@ -5,3 +5,4 @@ export * from "./cbor.js";
 export * from "./frame.js";
 export * from "./packer.js";
 export * from "./validate.js";
+export * from "./replay.js";
