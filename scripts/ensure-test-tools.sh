@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the root-only network tests need (nftables, iproute2) when
+# Installs what the root-only network tests need (nftables, iproute2, and
+# util-linux's unshare for per-host hostnames in test/netns/lan.ts) when
 # running as root and they are missing. Elsewhere it does nothing: those
 # tests then skip with a visible message.
 set -uo pipefail
@@ -10,6 +11,7 @@ fi
 missing=()
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-test-tools: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

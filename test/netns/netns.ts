@@ -14,8 +14,9 @@ export function netnsUnavailableReason(): string | undefined {
   if (!IP) return "needs iproute2's 'ip' (scripts/ensure-test-tools.sh installs it)";
   if (!NFT) return "needs nftables' 'nft' (scripts/ensure-test-tools.sh installs it)";
   try {
-    execFileSync(IP, ["netns", "add", "locker-probe"], { stdio: "ignore" });
-    execFileSync(IP, ["netns", "del", "locker-probe"], { stdio: "ignore" });
+    // Per process: two test runs probing at once must not see each other's namespace.
+    execFileSync(IP, ["netns", "add", `locker-probe-${process.pid}`], { stdio: "ignore" });
+    execFileSync(IP, ["netns", "del", `locker-probe-${process.pid}`], { stdio: "ignore" });
   } catch {
     return "cannot create network namespaces here";
   }
