@@ -7,7 +7,6 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join as joinPath } from "node:path";
 import type { Membership } from "@locker/membership";
 import { backoffDelayMs, type BackoffPolicy } from "../transport/backoff.js";
-import { parseHostPort } from "../transport/udp.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Random } from "../util/random.js";
 
@@ -46,11 +45,8 @@ export class MemberSnapshot {
     for (const m of list.slice(0, MAX_REMEMBERED_MEMBERS)) {
       const { name, address } = (m ?? {}) as { name?: unknown; address?: unknown };
       if (typeof name !== "string" || typeof address !== "string" || name.length === 0 || name.length > 256) continue;
-      try {
-        parseHostPort(address);
-      } catch {
-        continue;
-      }
+      // An address is whatever the transport gossips (host:port on UDP): short, printable, no spaces.
+      if (!/^[\x21-\x7e]{1,300}$/.test(address)) continue;
       out.push({ name, address });
     }
     return out;
