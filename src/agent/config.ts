@@ -54,6 +54,16 @@ export interface AgentConfig {
   discoverPort: number;
   /** Interface address beacons leave from ("" = the advertised address's). */
   discoverInterface: string;
+  /** File holding the HTTP API's bearer token (mode 600); "" = no token asked. */
+  httpTokenFile: string;
+  /** PEM certificate chain for HTTPS ("" = plain HTTP); needs tlsKey. */
+  tlsCert: string;
+  /** PEM private key for HTTPS (mode 600). */
+  tlsKey: string;
+  /** Open HTTP connections from one source address (IPv6: its /64). */
+  httpMaxConnectionsPerSource: number;
+  /** Concurrent long-polls from one source address. */
+  httpMaxWaitsPerSource: number;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +105,11 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { key: "discoverGroup", flag: "discover-group", kind: "string", arg: "ADDR", help: "multicast group of discovery beacons" },
   { key: "discoverPort", flag: "discover-port", kind: "int", arg: "PORT", help: "UDP port of discovery beacons", min: 1, max: 65535 },
   { key: "discoverInterface", flag: "discover-interface", kind: "string", arg: "ADDR", help: "interface address beacons leave from (default: the advertised address's)" },
+  { key: "httpTokenFile", flag: "http-token-file", kind: "string", arg: "FILE", help: "HTTP API bearer token, first line of FILE (mode 600); every request but GET /v1/health then needs it" },
+  { key: "tlsCert", flag: "tls-cert", kind: "string", arg: "FILE", help: "PEM certificate chain: serve the HTTP API over HTTPS (with --tls-key)" },
+  { key: "tlsKey", flag: "tls-key", kind: "string", arg: "FILE", help: "PEM private key for --tls-cert (mode 600)" },
+  { key: "httpMaxConnectionsPerSource", flag: "http-max-connections-per-source", kind: "int", arg: "N", help: "open HTTP connections one client address may hold (IPv6: per /64)", min: 1, max: 4096 },
+  { key: "httpMaxWaitsPerSource", flag: "http-max-waits-per-source", kind: "int", arg: "N", help: "concurrent long-polls (?wait=) one client address may hold", min: 1, max: 2048 },
 ];
 
 export const DEFAULT_UDP_PORT = 7946;
@@ -122,6 +137,11 @@ export function defaultConfig(): Omit<AgentConfig, "name"> {
     discoverGroup: DEFAULT_MULTICAST_GROUP,
     discoverPort: DEFAULT_MULTICAST_PORT,
     discoverInterface: "",
+    httpTokenFile: "",
+    tlsCert: "",
+    tlsKey: "",
+    httpMaxConnectionsPerSource: 256,
+    httpMaxWaitsPerSource: 128,
   };
 }
 

@@ -1,41 +1,23 @@
 // The agent's HTTP API on node:http: JSON in and out, strict validation, the
 // documented status codes. A bad request gets a 4xx; the agent keeps serving.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { LockerError, type LockerErrorCode } from "../errors.js";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ERROR_TABLE, LockerError, type LockerErrorCode } from "../errors.js";
 import { encodeValue } from "../cas/value.js";
-import { DEFAULT_LIMITS } from "../limits.js";
 import type { Entry, Locker, LockResult } from "../locker.js";
 import type { Clock } from "../util/clock.js";
 import { DASHBOARD_HTML } from "./dashboard.js";
 import type { Logger } from "./logger.js";
 import type { AgentMetrics, OperationKind } from "./metrics.js";
+import { ClientGoneError, readJsonBody } from "./http/body.js";
+import { DEFAULT_WAIT_MS, MAX_JSON_DEPTH, sourceOf, type HttpLimits } from "./http/limits.js";
+import { apiError, HttpError, invalid, type Json } from "./http/reply.js";
+
+export { DEFAULT_HTTP_LIMITS, DEFAULT_HTTP_SERVER_LIMITS, type HttpLimits, type HttpServerLimits } from "./http/limits.js";
+export { startHttpServer, type HttpServerOptions, type HttpServerStats, type StartedHttpServer } from "./http/server.js";
+export { httpLimits, httpServerOptions } from "./http/options.js";
 
 /** What the HTTP API uses of a Locker (the agent passes its node's). */
 export type LockerApi = Pick<Locker, "lock" | "update" | "extendLease" | "release" | "read" | "dirtyRead" | "keys" | "waitFor" | "waitForRelease">;
-
-export interface HttpLimits {
-  maxKeyBytes: number;
-  maxValueBytes: number;
-  minLeaseMs: number;
-  maxLeaseMs: number;
-  /** Longest long-poll (`?wait=`) and longest per-request operation timeout. */
-  maxWaitMs: number;
-  /** Concurrent long-polls; past it a wait gets 503 unavailable. */
-  maxWaiters: number;
-  /** Largest request body; past it 413. */
-  maxBodyBytes: number;
-  /** Most keys one `GET /v1/keys` lists. */
-  maxListedKeys: number;
-}
-
-export const DEFAULT_HTTP_LIMITS: Omit<HttpLimits, "maxKeyBytes" | "maxValueBytes" | "maxLeaseMs"> = {
-  minLeaseMs: DEFAULT_LIMITS.minLeaseMs,
-  maxWaitMs: 300_000,
-  maxWaiters: 1000,
-  maxBodyBytes: 64 * 1024,
-  maxListedKeys: 10_000,
-};
 
 export interface HttpApiDeps {
   locker: LockerApi;
@@ -64,32 +46,10 @@ export interface VoterAdmin {
   remove(name: string): Promise<VoterConfigView>;
 }
 
-/** Status code for each error code; documented in the README. */
-export const STATUS_BY_CODE: Record<LockerErrorCode, number> = {
-  invalid: 400,
-  not_found: 404,
-  locked: 409,
-  mismatch: 409,
-  contention: 409,
-  no_quorum: 503,
-  unavailable: 503,
-  timeout: 504,
-};
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-const invalid = (message: string): HttpError => new HttpError(400, "invalid", message);
-
-type Json = Record<string, unknown>;
+/** Status code for each Locker error code: the error table's (src/errors.ts). */
+export const STATUS_BY_CODE: Readonly<Record<LockerErrorCode, number>> = Object.freeze(
+  Object.fromEntries(Object.entries(ERROR_TABLE).map(([code, info]) => [code, info.httpStatus])) as Record<LockerErrorCode, number>,
+);
 
 interface Reply {
   status: number;
@@ -101,7 +61,10 @@ const KEY_ACTIONS = new Set(["update", "extend", "release"]);
 
 export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res: ServerResponse) => void {
   let waiters = 0;
+  /** Long-polls in progress per source address (sourceOf): one client cannot take every slot. */
+  const waitersBySource = new Map<string, number>();
   const { locker, limits, clock, metrics, logger } = deps;
+  const bodyLimits = { ...limits, maxDepth: MAX_JSON_DEPTH };
   const opts = (timeoutMs: number | undefined): { timeoutMs?: number } => (timeoutMs === undefined ? {} : { timeoutMs });
   /** The holder's remaining safe window, from now (the moment of the answer). */
   const lockJson = (r: LockResult): Json => ({ ...keyJson(r), leaseMs: r.leaseMs, safeForMs: Math.max(0, Math.floor(r.safeUntil - clock.now())) });
@@ -126,9 +89,10 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
   };
   const checkTimeout = (v: unknown, where: string): number | undefined => {
     if (v === undefined) return undefined;
-    const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > limits.maxWaitMs) {
-      throw invalid(`"${where}" must be a whole number of milliseconds from 0 to ${limits.maxWaitMs}`);
+    const n = typeof v === "string" && /^\d{1,15}$/.test(v) ? Number(v) : v;
+    // The Locker's rule (src/locker.ts checkTimeout): 0 < timeoutMs ≤ maxTimeoutMs; here also whole.
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > limits.maxTimeoutMs) {
+      throw invalid(`"${where}" must be a whole number of milliseconds from 1 to ${limits.maxTimeoutMs}`);
     }
     return n;
   };
@@ -176,11 +140,17 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
       if (wait !== undefined) {
         if (wait !== "present" && wait !== "released") throw invalid(`"wait" must be "present" or "released"`);
         if (q.consistent !== undefined) throw invalid(`"consistent" cannot be combined with "wait"`);
-        const timeoutMs = checkTimeout(q.timeoutMs ?? "30000", "timeoutMs")!;
+        const timeoutMs = checkTimeout(q.timeoutMs ?? String(Math.min(DEFAULT_WAIT_MS, limits.maxTimeoutMs)), "timeoutMs")!;
+        const source = sourceOf(req.socket.remoteAddress);
+        const mine = waitersBySource.get(source) ?? 0;
+        if (mine >= limits.maxWaitersPerSource) {
+          throw new HttpError(429, "unavailable", `${source} has ${mine} waiting requests, the limit per source; retry later`, { "retry-after": "1" });
+        }
         if (waiters >= limits.maxWaiters) {
           throw new HttpError(503, "unavailable", `too many waiting requests (limit ${limits.maxWaiters})`, { "retry-after": "1" });
         }
         waiters++;
+        waitersBySource.set(source, mine + 1);
         try {
           if (wait === "present") {
             const value = await op("wait_present", () => locker.waitFor(key, timeoutMs));
@@ -192,6 +162,9 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
           return { status: 200, body: { key, released: true } };
         } finally {
           waiters--;
+          const left = (waitersBySource.get(source) ?? 1) - 1;
+          if (left <= 0) waitersBySource.delete(source);
+          else waitersBySource.set(source, left);
         }
       }
       if (q.consistent !== undefined && q.consistent !== "true" && q.consistent !== "false") throw invalid(`"consistent" must be true or false`);
@@ -203,12 +176,12 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
       } else {
         view = await op("read", async () => locker.dirtyRead(key));
       }
-      if (!view) throw new HttpError(404, "not_found", `key ${JSON.stringify(key)} is not held`);
+      if (!view) throw apiError("not_found", `key ${JSON.stringify(key)} is not held`);
       return { status: 200, body: keyJson(view) };
     }
 
     queryParams(url, []);
-    const body = await readJsonBody(req, limits.maxBodyBytes);
+    const body = await readJsonBody(req, bodyLimits);
     if (req.method === "PUT") {
       fields(body, ["value", "leaseMs"], ["timeoutMs"]);
       const value = checkValue("value", body.value);
@@ -327,8 +300,14 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
           reply = { status: e.status, body: { error: e.code, message: e.message } };
           headers = e.headers;
         } else if (e instanceof LockerError) {
-          reply = { status: STATUS_BY_CODE[e.code] ?? 500, body: { error: e.code, message: e.message } };
+          reply = { status: ERROR_TABLE[e.code]?.httpStatus ?? 500, body: { error: e.code, message: e.message } };
           if (e.code === "unavailable" || e.code === "no_quorum") headers = { "retry-after": "1" };
+        } else if (e instanceof ClientGoneError || req.destroyed || res.destroyed) {
+          // The client hung up (reset, aborted body): nobody to answer, and not our fault.
+          logger.debug({ method: req.method, url: req.url, err: (e as Error).message }, "client went away");
+          metrics.observeHttp(req.method ?? "", 499);
+          if (!res.destroyed) res.destroy();
+          return;
         } else {
           logger.error({ err: e, method: req.method, url: req.url }, "internal error serving a request");
           reply = { status: 500, body: { error: "internal", message: "internal error; see the agent's log" } };
@@ -372,77 +351,13 @@ function queryParams(url: URL, allowed: string[]): Record<string, string | undef
 
 /** Checks a body has every required field and nothing unknown. */
 function fields(body: Json, required: string[], optional: string[]): void {
-  for (const f of required) if (!(f in body)) throw invalid(`missing field "${f}"`);
+  // Own fields only: "constructor" or "toString" must not count as present.
+  for (const f of required) if (!Object.prototype.hasOwnProperty.call(body, f)) throw invalid(`missing field "${f}"`);
   for (const f of Object.keys(body)) {
     if (!required.includes(f) && !optional.includes(f)) throw invalid(`unknown field "${f}"`);
   }
 }
 
-async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<Json> {
-  const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    req.resume();
-    throw new HttpError(413, "invalid", `request body is ${declared} bytes; the limit is ${maxBytes}`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooBig = false;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) tooBig = true; // keep draining so the connection stays usable
-    else chunks.push(chunk);
-  }
-  if (tooBig) throw new HttpError(413, "invalid", `request body is over the limit of ${maxBytes} bytes`);
-  const text = Buffer.concat(chunks).toString("utf8");
-  if (text.trim().length === 0) throw invalid("request body is empty; send a JSON object");
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw invalid(`malformed JSON: ${(e as Error).message}`);
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw invalid("request body must be a JSON object");
-  return parsed as Json;
-}
-
 function keyJson(v: Entry): Json {
   return { key: v.key, value: v.value, token: v.token.toString(), leaseRemainingMs: Math.max(0, Math.round(v.leaseRemainingMs)) };
-}
-
-export interface StartedHttpServer {
-  server: Server;
-  /** The bound address, "host:port" (the real port when 0 was asked for). */
-  address: string;
-  close(): Promise<void>;
-}
-
-export async function startHttpServer(
-  bind: { host: string; port: number },
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<StartedHttpServer> {
-  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, handler);
-  // A bound on open connections (long-polls hold one each).
-  server.maxConnections = 4096;
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
-    else socket.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(bind.port, bind.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const a = server.address() as AddressInfo;
-  const host = a.address.includes(":") ? `[${a.address}]` : a.address;
-  return {
-    server,
-    address: `${host}:${a.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
 }
