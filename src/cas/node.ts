@@ -208,7 +208,7 @@ export class CasNode {
     const t0 = this.o.clock.now();
     const deadline = t0 + timeoutMs;
     const ask = this.o.voters.filter((v) => v.name === this.o.name || this.o.isVoterAlive(v.name));
-    if (ask.length < this.quorum) throw new LockerError("no_quorum", `only ${ask.length} of ${this.o.voters.length} voters are alive`);
+    if (ask.length < this.quorum) throw new LockerError("no_quorum", this.noQuorumReason(ask.map((v) => v.name)));
     return new Promise<number>((resolve, reject) => {
       let ok = 0;
       let bad = 0;
@@ -322,6 +322,22 @@ export class CasNode {
     else this.queues.delete(key);
   }
 
+  /**
+   * Why fewer than a quorum can vote, in words an operator can act on: which
+   * voters SWIM cannot reach, and whether this node's own vote waits out its
+   * quiet period (a lone restarted voter is alive, just not voting yet).
+   */
+  noQuorumReason(voting: readonly string[]): string {
+    const set = new Set(voting);
+    const now = this.o.clock.now();
+    const unreachable = this.o.voters.filter((v) => v.name !== this.o.name && !set.has(v.name)).map((v) => v.name);
+    const quietSelf = this.acceptor !== null && this.acceptor.isQuiet(now);
+    const parts = [`${voting.length} of ${this.o.voters.length} voters can vote (a quorum is ${this.quorum})`];
+    if (unreachable.length > 0) parts.push(`unreachable: ${unreachable.join(", ")}`);
+    if (quietSelf) parts.push(`this voter is in its quiet period after a restart, voting again in ${Math.ceil((this.acceptor!.config.quietUntil - now) / 1000)} s`);
+    return parts.join("; ");
+  }
+
   private aliveVoters(): string[] {
     return this.o.voters
       .filter((v) => (v.name === this.o.name ? this.acceptor !== null && !this.quiet : this.o.isVoterAlive(v.name)))
@@ -357,7 +373,7 @@ export class CasNode {
         continue;
       }
       if (alive.length < this.quorum) {
-        throw unknownOrNoQuorum(`only ${alive.length} of ${this.o.voters.length} voters are alive (a quorum is ${this.quorum})`, {
+        throw unknownOrNoQuorum(this.noQuorumReason(alive), {
           alive: alive.length,
           voters: this.o.voters.length,
         });
