@@ -11,6 +11,9 @@ export interface LanTestOptions {
   timeoutMs: number;
 }
 
+/** LOCKER_LAN_KEEP_LOGS=1 keeps the agents' logs of passing tests too (they are always kept for failing ones). */
+const KEEP_LOGS = process.env.LOCKER_LAN_KEEP_LOGS === "1";
+
 let suiteRegistered = false;
 
 function registerSuite(file: string): string | undefined {
@@ -49,8 +52,8 @@ export function lanTest(file: string, title: string, opts: LanTestOptions, body:
     t.teardown(async () => {
       if (failed) {
         t.log(`agent logs kept in ${lan.dir}; tails:\n${lan.logs(25)}`);
-      }
-      await lan.destroy({ keepLogs: failed });
+      } else if (KEEP_LOGS) t.log(`agent logs kept in ${lan.dir}`);
+      await lan.destroy({ keepLogs: failed || KEEP_LOGS });
     });
     await body(t, lan);
     failed = false;
