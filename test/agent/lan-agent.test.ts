@@ -67,7 +67,7 @@ test("the README's 3-node example: the seed (no --join) stopped with Ctrl-C and 
   t.true(ms < 10_000, `alive everywhere within a few seconds (took ${ms} ms)`);
 });
 
-test("a non-loopback bind without a key is refused (exit 2) and names the fix; --insecure or a key file starts it", async (t) => {
+test("a non-loopback bind without a key is refused (exit 2) and names the fix; a loose key file too; a mode-600 key file or --insecure starts it", async (t) => {
   const refused = await cli(["agent", "--bind", "0.0.0.0:0", "--http", "127.0.0.1:0", "--data-dir", ""]);
   t.is(refused.code, 2);
   t.regex(refused.stderr, /refusing to bind 0\.0\.0\.0:0 without a key.*locker keygen.*--encrypt-file.*--insecure/s);
@@ -79,4 +79,14 @@ test("a non-loopback bind without a key is refused (exit 2) and names the fix; -
   const loose = await cli(["agent", "--bind", "0.0.0.0:0", "--encrypt-file", keyFile, "--data-dir", ""]);
   t.is(loose.code, 2);
   t.regex(loose.stderr, /readable by other users.*chmod 600/);
+  chmodSync(keyFile, 0o600);
+  const port = await freePort();
+  for (const args of [["--encrypt-file", keyFile], ["--insecure"]]) {
+    const a = await spawnAgent({ args: ["--bind", `0.0.0.0:${port}`, "--advertise", "127.0.0.1", "--data-dir", join(dir.path, args[0]!), ...args] });
+    t.teardown(() => a.kill());
+    await ready(a);
+    const members = (await request(a.http, "GET", "/v1/members")).json.members as { address: string }[];
+    t.is(members[0]!.address, `127.0.0.1:${port}`, "the advertised address is gossiped, never 0.0.0.0");
+    t.is((await a.kill("SIGINT")).code, 0);
+  }
 });
