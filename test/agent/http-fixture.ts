@@ -10,13 +10,15 @@ import { createUdpTransport } from "../../src/transport/udp.js";
 import { SystemClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
 import { AgentMetrics } from "../../src/agent/metrics.js";
-import { createHttpHandler, DEFAULT_HTTP_LIMITS, startHttpServer, type HttpLimits, type HttpServerOptions, type StartedHttpServer } from "../../src/agent/http.js";
+import { createHttpHandler, DEFAULT_HTTP_LIMITS, startHttpServer, type HttpLimits, type HttpServerOptions, type LockerApi, type StartedHttpServer } from "../../src/agent/http.js";
 
 export interface Api {
   server: StartedHttpServer;
   host: string;
   port: number;
   locker: Locker;
+  /** waitFor / waitForRelease calls the handler has in progress: a held long-poll is counted here. */
+  waiting(): number;
   /** Every log line so far, parsed. */
   logs(): Array<Record<string, unknown>>;
   close(): Promise<void>;
@@ -42,8 +44,24 @@ export async function startApi(o: { limits?: Partial<HttpLimits>; server?: HttpS
     { memberStates: () => ({ alive: 1 }), liveLeases: () => 0, pendingRounds: () => 0, datagrams: () => ({ in: 0, out: 0, dropped: 0 }) },
     { defaultMetrics: false },
   );
+  let waiting = 0;
+  const counted = <T>(p: Promise<T>): Promise<T> => {
+    waiting++;
+    return p.finally(() => waiting--);
+  };
+  const api: LockerApi = {
+    lock: (...a) => locker.lock(...a),
+    update: (...a) => locker.update(...a),
+    extendLease: (...a) => locker.extendLease(...a),
+    release: (...a) => locker.release(...a),
+    read: (...a) => locker.read(...a),
+    dirtyRead: (...a) => locker.dirtyRead(...a),
+    keys: (...a) => locker.keys(...a),
+    waitFor: (...a) => counted(locker.waitFor(...a)),
+    waitForRelease: (...a) => counted(locker.waitForRelease(...a)),
+  };
   const handler = createHttpHandler({
-    locker,
+    locker: api,
     status: async () => ({ name: "h1" }),
     ready: () => true,
     members: () => [],
@@ -64,6 +82,7 @@ export async function startApi(o: { limits?: Partial<HttpLimits>; server?: HttpS
     host: "127.0.0.1",
     port,
     locker,
+    waiting: () => waiting,
     logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
     close: async () => {
       await server.close();
@@ -160,4 +179,30 @@ export function rawJson(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Resolves once `cond()` holds, checking every few ms; fails after `maxMs` naming `what`. For states no event announces. */
+export async function until(what: string, cond: () => boolean, maxMs = 20_000): Promise<void> {
+  const t0 = performance.now();
+  while (!cond()) {
+    if (performance.now() - t0 > maxMs) throw new Error(`timed out after ${maxMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export interface Trickler {
+  socket: net.Socket;
+  /** Everything the server sent, once the connection closed. */
+  done: Promise<string>;
+}
+
+/** Opens a connection that sends a PUT's headers and then its body one byte per `tick()`. */
+export function trickler(api: Pick<Api, "host" | "port">, localAddress: string): Trickler {
+  const socket = net.connect({ host: api.host, port: api.port, localAddress });
+  socket.setNoDelay(true);
+  let text = "";
+  socket.on("data", (c: Buffer) => (text += c.toString("latin1")));
+  socket.on("error", () => {});
+  socket.write("PUT /v1/keys/trickle HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 60000\r\n\r\n{");
+  return { socket, done: new Promise((resolve) => socket.on("close", () => resolve(text))) };
 }

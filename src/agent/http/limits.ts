@@ -21,6 +21,8 @@ export const BODY_IDLE_TIMEOUT_MS = 5_000;
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** Requests and headers larger than this get 431 (node's default, 16 KiB, fits a 4 KiB key percent-encoded). */
 export const MAX_HEADER_BYTES = 16 * 1024;
+/** Connections the kernel queues before the agent accepts them (node's default, 511, made a burst of 1,000 wait a SYN retry: 1 s). The kernel caps it at net.core.somaxconn. */
+export const LISTEN_BACKLOG = 4_096;
 /** Open connections, all sources together; past it a new connection gets 503 and is closed. */
 export const MAX_CONNECTIONS = 4_096;
 /**

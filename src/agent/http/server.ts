@@ -6,7 +6,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "../logger.js";
 import { tokenMatches, type TokenCheck } from "./auth.js";
-import { DEFAULT_HTTP_SERVER_LIMITS, MAX_LINGERING_REFUSALS, REFUSAL_LINGER_MS, sourceOf, type HttpServerLimits } from "./limits.js";
+import { DEFAULT_HTTP_SERVER_LIMITS, LISTEN_BACKLOG, MAX_LINGERING_REFUSALS, REFUSAL_LINGER_MS, sourceOf, type HttpServerLimits } from "./limits.js";
 import { errorBody, rawErrorResponse } from "./reply.js";
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -149,7 +149,7 @@ export async function startHttpServer(
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(bind.port, bind.host, () => {
+    server.listen({ port: bind.port, host: bind.host, backlog: LISTEN_BACKLOG }, () => {
       server.off("error", reject);
       resolve();
     });
