@@ -3,7 +3,7 @@
 // view events; expiry and garbage collection run when the driver calls tick().
 // Key state is kept in columns (typed arrays and arrays indexed by a slot per
 // key) rather than an object graph per key: a live lease costs ~200 bytes.
-import type { Ballot } from "./ballot.js";
+import { maxPlausibleCounter, type Ballot } from "./ballot.js";
 import type { CasReply, CasRequest, WireRecord } from "./messages.js";
 import { SlotDeadlineHeap, SlotFifo } from "./lease-table.js";
 
@@ -121,6 +121,8 @@ export class Acceptor {
   private nextGen = 1;
   /** Deadline entries examined by tick() so far: the expiry work, which tracks what is due, not how many keys live. */
   tickWork = 0;
+  /** Prepares and accepts refused because their ballot was implausibly far ahead of this node's wall clock. */
+  refusedAhead = 0;
 
   constructor(readonly config: AcceptorConfig) {}
 
@@ -154,9 +156,25 @@ export class Acceptor {
     return now < this.config.quietUntil;
   }
 
-  handle(msg: CasRequest, now: number): AcceptorResult {
+  /**
+   * `now` is the monotonic time; `wallMs` this node's wall clock, which bounds
+   * how far ahead a ballot may be (MAX_BALLOT_AHEAD_MS). Drivers pass their
+   * Clock's wallNow(); without it the system clock is used, so the guard is
+   * never off (for a virtual clock behind real time, as in the simulator, it
+   * then only refuses what is ahead of real time as well).
+   */
+  handle(msg: CasRequest, now: number, wallMs?: number): AcceptorResult {
     if (msg.type === "probe") {
       return { reply: { type: "pong", cfg: this.config.configVersion, quiet: this.isQuiet(now) }, events: [] };
+    }
+    if (msg.type !== "peek") {
+      // Refused before anything else, so it touches no state: no promise, no
+      // key slot, and never the forgotten floor that every new key inherits.
+      const limit = maxPlausibleCounter(wallMs ?? Date.now());
+      if (msg.ballot.c > limit || (msg.type === "accept" && msg.nextC !== null && msg.nextC > limit)) {
+        this.refusedAhead++;
+        return this.nack("ballot", null);
+      }
     }
     if (msg.cfg !== this.config.configVersion) return this.nack("config", null);
     if (this.isQuiet(now)) return this.nack("quiet", null);
@@ -475,7 +493,7 @@ export class Acceptor {
     return name;
   }
 
-  private nack(reason: "promised" | "quiet" | "config" | "full", promised: Ballot | null): AcceptorResult {
+  private nack(reason: "promised" | "quiet" | "config" | "full" | "ballot", promised: Ballot | null): AcceptorResult {
     return { reply: { type: "nack", reason, promised, cfg: this.config.configVersion }, events: [] };
   }
 }

@@ -2,7 +2,7 @@
 // arrays; `decode` checks every field's type and range and throws on anything
 // else, so the acceptor and proposer never see a malformed message.
 import type { MessageCodec } from "../transport/types.js";
-import { compareBallots, MAX_NODE_NAME_BYTES, type Ballot } from "./ballot.js";
+import { compareBallots, MAX_BALLOT_COUNTER, MAX_NODE_NAME_BYTES, type Ballot } from "./ballot.js";
 
 /** A key's record as carried on the wire. */
 export interface WireRecord {
@@ -25,7 +25,9 @@ export type NackReason =
   /** The configuration versions differ; `cfg` is the acceptor's. */
   | "config"
   /** The acceptor holds as many keys as it may. */
-  | "full";
+  | "full"
+  /** The ballot is implausibly far ahead of the acceptor's clock (MAX_BALLOT_AHEAD_MS): a broken clock or a forger. */
+  | "ballot";
 
 export type CasMessage =
   | { readonly type: "prepare"; readonly cfg: number; readonly key: string; readonly ballot: Ballot }
@@ -80,7 +82,12 @@ export const CODEC_MAX_KEY_BYTES = 4096;
 export const CODEC_MAX_VALUE_BYTES = 65536;
 /** Leases on the wire are below ~24.8 days (setTimeout's range). */
 export const CODEC_MAX_LEASE_MS = 2 ** 31 - 1;
-const MAX_CFG = 2 ** 32 - 1;
+/**
+ * Largest configuration version on the wire. Versions go up by one per
+ * reconfiguration; 2^31 leaves room for any real history while a forged
+ * "version 2^32 − 1" (which once stopped all writes) is refused at decode.
+ */
+export const MAX_CONFIG_VERSION = 2 ** 31;
 
 const T_PREPARE = 1;
 const T_ACCEPT = 2;
@@ -90,7 +97,8 @@ const T_NACK = 5;
 const T_PROBE = 6;
 const T_PONG = 7;
 const T_PEEK = 8;
-const NACK_REASONS: readonly NackReason[] = ["promised", "quiet", "config", "full"];
+// Append only: the index is on the wire.
+const NACK_REASONS: readonly NackReason[] = ["promised", "quiet", "config", "full", "ballot"];
 
 class BadMessage extends Error {}
 
@@ -102,8 +110,9 @@ function utf8Bytes(s: string): number {
   return Buffer.byteLength(s, "utf8");
 }
 
+/** A ballot counter or fencing token: at most MAX_BALLOT_COUNTER, so one more tick stays a safe integer. */
 function counter(x: unknown, what: string): number {
-  if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0) fail(what);
+  if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0 || x > MAX_BALLOT_COUNTER) fail(what);
   return x;
 }
 
@@ -113,7 +122,7 @@ function nodeName(x: unknown): string {
 }
 
 function cfgVersion(x: unknown): number {
-  if (typeof x !== "number" || !Number.isInteger(x) || x < 0 || x > MAX_CFG) fail("config version");
+  if (typeof x !== "number" || !Number.isInteger(x) || x < 0 || x > MAX_CONFIG_VERSION) fail("config version");
   return x;
 }
 
@@ -191,13 +200,17 @@ export const casCodec: MessageCodec<CasMessage> = {
         if (nextC !== null && nextC <= ballot.c) fail("next ballot not above ballot");
         const origin = ballotOrNull(a[7], a[8], "origin");
         if (origin && compareBallots(origin, ballot) >= 0) fail("origin not below ballot");
-        return { type: "accept", cfg: cfgVersion(a[1]), key: keyString(a[2]), ballot, nextC, record: decodeRecord(a[6]), origin };
+        const record = decodeRecord(a[6]);
+        // A token is the counter of the ballot that created the lock: this one or an earlier one.
+        if (record && record.token > ballot.c) fail("record token above the ballot");
+        return { type: "accept", cfg: cfgVersion(a[1]), key: keyString(a[2]), ballot, nextC, record, origin };
       }
       case T_PROMISE: {
         arity(a, 9, "promise");
         const accepted = ballotOrNull(a[1], a[2], "accepted ballot");
         const record = decodeRecord(a[3]);
         if (record && !accepted) fail("record without a ballot");
+        if (record && record.token > accepted!.c) fail("record token above the accepted ballot");
         const origin = ballotOrNull(a[6], a[7], "origin");
         if (origin && (!accepted || compareBallots(origin, accepted) >= 0)) fail("origin not below the accepted ballot");
         if (typeof a[8] !== "boolean" || (a[8] && (record || !accepted))) fail("lapsed flag");

@@ -1,7 +1,7 @@
 // The CASPaxos proposer for one round on one key, as a pure state machine: it
 // is given the time and the replies, and returns the requests to send; the
 // driver (node.ts) owns sockets, timers and retries between rounds.
-import { ballotEquals, ballotToString, compareBallots, maxBallot, type Ballot } from "./ballot.js";
+import { ballotEquals, ballotToString, compareBallots, HLC_TICKS_PER_MS, MAX_BALLOT_AHEAD_MS, MAX_BALLOT_COUNTER, maxBallot, type Ballot } from "./ballot.js";
 import type { CasReply, CasRequest, WireRecord } from "./messages.js";
 
 /** A key's record as the proposer knows it. */
@@ -146,6 +146,32 @@ export interface RoundParams {
   readonly fast: FastPathState | null;
   /** Changing accepts earlier rounds of this operation sent that may have landed. */
   readonly ownWrites: readonly OwnWrite[];
+  /**
+   * Largest counter a reply may report (accepted, floor, promised, origin,
+   * token); a reply above it is treated as no answer from that voter and
+   * counted in `implausibleReplies`, so it never reaches `highestSeen` and the
+   * caller's HLC. Default: `nextC` plus MAX_BALLOT_AHEAD_MS of ticks (nextC
+   * was just ticked from this node's wall clock, so it is at least that clock).
+   * Drivers may pass maxPlausibleCounter(wallNow) instead.
+   */
+  readonly maxPlausibleC?: number;
+}
+
+/** The default bound of RoundParams.maxPlausibleC. */
+export function defaultMaxPlausibleC(nextC: number): number {
+  return Math.min(MAX_BALLOT_COUNTER, nextC + MAX_BALLOT_AHEAD_MS * HLC_TICKS_PER_MS);
+}
+
+/** The largest counter a reply reports (0 when it reports none). */
+function replyMaxCounter(reply: CasReply): number {
+  switch (reply.type) {
+    case "promise":
+      return Math.max(reply.accepted?.c ?? 0, reply.floor?.c ?? 0, reply.origin?.c ?? 0, reply.record?.token ?? 0);
+    case "nack":
+      return reply.promised?.c ?? 0;
+    default:
+      return 0;
+  }
 }
 
 interface PromiseReply {
@@ -187,10 +213,14 @@ export class ProposerRound {
   private result: RoundOutcome | undefined;
   /** Set when this round sent an accept that changes the key (not a write-back). */
   sentWrite: OwnWrite | null = null;
+  /** Replies refused because a counter in them was implausibly far ahead (see RoundParams.maxPlausibleC). */
+  implausibleReplies = 0;
+  private readonly maxPlausibleC: number;
 
   constructor(readonly params: RoundParams) {
     if (params.nextC <= params.ballot.c) throw new Error("invariant: next ballot must be above the round's ballot");
     if (params.quorum < 1) throw new Error("invariant: quorum must be positive");
+    this.maxPlausibleC = params.maxPlausibleC ?? defaultMaxPlausibleC(params.nextC);
   }
 
   get outcome(): RoundOutcome | undefined {
@@ -235,6 +265,12 @@ export class ProposerRound {
   onReply(from: string, reply: CasReply, now: number, phase: "prepare" | "accept"): Outgoing[] {
     if (this.phase !== phase) return [];
     if (this.failed.has(from) || (phase === "prepare" ? this.promises.has(from) : this.acks.has(from))) return [];
+    if (replyMaxCounter(reply) > this.maxPlausibleC) {
+      // A ballot no honest voter could hold (a forger with the key, or a
+      // broken clock): not adopted, not a conflict — that voter did not answer.
+      this.implausibleReplies++;
+      return this.onError(from, phase);
+    }
     if (reply.type === "nack") {
       if (reply.reason === "promised") {
         this.conflicted = true;

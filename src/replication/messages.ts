@@ -3,8 +3,8 @@
 // and the voter configuration (read and activate). Every field is checked on
 // decode; a malformed message is refused (the transport drops and counts it).
 import type { Ballot } from "../cas/ballot.js";
-import { MAX_NODE_NAME_BYTES } from "../cas/ballot.js";
-import { CODEC_MAX_KEY_BYTES, CODEC_MAX_LEASE_MS, CODEC_MAX_VALUE_BYTES } from "../cas/messages.js";
+import { MAX_BALLOT_COUNTER, MAX_NODE_NAME_BYTES } from "../cas/ballot.js";
+import { CODEC_MAX_KEY_BYTES, CODEC_MAX_LEASE_MS, CODEC_MAX_VALUE_BYTES, MAX_CONFIG_VERSION } from "../cas/messages.js";
 import type { MessageCodec } from "../transport/types.js";
 import { WireError } from "../wire/errors.js";
 
@@ -57,6 +57,14 @@ export const MAX_ENTRIES_PER_MESSAGE = 4096;
 /** Bound on voters in one configuration. */
 export const MAX_VOTERS = 31;
 export const MAX_ADDRESS_BYTES = 256;
+/**
+ * Bound on a snapshot's or key listing's page count. A client pages through
+ * `pages` requests, so a forged count of 2^32 − 1 would keep it asking for
+ * ever; 2^24 pages is far beyond the largest acceptor (maxKeys ≤ 2^24 at one
+ * key a page).
+ */
+export const MAX_PAGES = 2 ** 24;
+/** Session ids and page numbers are uint32 on the wire. */
 const MAX_U32 = 0xffffffff;
 
 const T_PUSH = 1;
@@ -78,8 +86,20 @@ function u32(x: unknown, what: string): number {
   return x;
 }
 
+/** A ballot counter or token: bounded as in the CAS codec, so adopting it never overflows a ballot clock. */
 function counter(x: unknown, what: string): number {
-  if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0) fail(what);
+  if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0 || x > MAX_BALLOT_COUNTER) fail(what);
+  return x;
+}
+
+/** A configuration version (see MAX_CONFIG_VERSION: a forged 2^32 − 1 once stopped all writes). */
+function cfgVersion(x: unknown, what: string): number {
+  if (typeof x !== "number" || !Number.isInteger(x) || x < 0 || x > MAX_CONFIG_VERSION) fail(what);
+  return x;
+}
+
+function pageCount(x: unknown): number {
+  if (typeof x !== "number" || !Number.isInteger(x) || x < 0 || x > MAX_PAGES) fail("pages");
   return x;
 }
 
@@ -122,8 +142,11 @@ function decodeEntry(x: unknown): ChangeEntry {
   if (!(value instanceof Uint8Array) || value.length > CODEC_MAX_VALUE_BYTES) fail("value");
   const remainingMs = a[7];
   if (typeof remainingMs !== "number" || !Number.isInteger(remainingMs) || remainingMs <= 0 || remainingMs > CODEC_MAX_LEASE_MS) fail("remaining lease");
+  const token = counter(a[6], "token");
+  // The token is the counter of the ballot that created the lock: this one or an earlier one.
+  if (token > ballot.c) fail("token above the ballot");
   // A fresh copy: cbor-x may hand out a view over a shared slab.
-  return { key: key(a[0]), ballot, origin, record: { value: Uint8Array.from(value), token: counter(a[6], "token"), remainingMs } };
+  return { key: key(a[0]), ballot, origin, record: { value: Uint8Array.from(value), token, remainingMs } };
 }
 
 function encodeConfig(c: VoterConfig): unknown[] {
@@ -133,7 +156,7 @@ function encodeConfig(c: VoterConfig): unknown[] {
 export function decodeConfig(x: unknown): VoterConfig {
   const a = list(x, "config", 2);
   arity(a, 2, "config");
-  const version = u32(a[0], "config version");
+  const version = cfgVersion(a[0], "config version");
   const voters = list(a[1], "voters", MAX_VOTERS).map((v) => {
     const p = list(v, "voter", 2);
     arity(p, 2, "voter");
@@ -174,16 +197,16 @@ export const replCodec: MessageCodec<ReplMessage> = {
     switch (a[0]) {
       case T_PUSH:
         arity(a, 4, "push");
-        return { type: "push", from: name(a[1], "from"), cfg: u32(a[2], "cfg"), entries: list(a[3], "entries").map(decodeEntry) };
+        return { type: "push", from: name(a[1], "from"), cfg: cfgVersion(a[2], "cfg"), entries: list(a[3], "entries").map(decodeEntry) };
       case T_ACK:
         arity(a, 2, "ack");
-        return { type: "ack", cfg: u32(a[1], "cfg") };
+        return { type: "ack", cfg: cfgVersion(a[1], "cfg") };
       case T_SNAP:
         arity(a, 4, "snap");
         return { type: "snap", from: name(a[1], "from"), session: u32(a[2], "session"), page: u32(a[3], "page") };
       case T_PAGE: {
         arity(a, 5, "page");
-        const pages = u32(a[2], "pages");
+        const pages = pageCount(a[2]);
         const page = u32(a[3], "page");
         if (pages > 0 && page >= pages) fail("page past the end");
         return { type: "page", session: u32(a[1], "session"), pages, page, entries: list(a[4], "entries").map(decodeEntry) };
@@ -202,7 +225,7 @@ export const replCodec: MessageCodec<ReplMessage> = {
         return { type: "keys", session: u32(a[1], "session"), page: u32(a[2], "page") };
       case T_KEY_PAGE: {
         arity(a, 5, "keyPage");
-        const pages = u32(a[2], "pages");
+        const pages = pageCount(a[2]);
         const page = u32(a[3], "page");
         if (pages > 0 && page >= pages) fail("page past the end");
         return { type: "keyPage", session: u32(a[1], "session"), pages, page, keys: list(a[4], "keys").map(key) };

@@ -2,16 +2,19 @@
 // anything else — random junk, wrong types, out-of-range numbers — is refused.
 import test from "ava";
 import fc from "fast-check";
-import { casCodec, type CasMessage, type WireRecord } from "../../src/cas/messages.js";
+import { casCodec, MAX_CONFIG_VERSION, type CasMessage, type WireRecord } from "../../src/cas/messages.js";
+import { MAX_BALLOT_COUNTER } from "../../src/cas/ballot.js";
 import { encodeCbor, decodeCbor } from "../../src/wire/cbor.js";
 
-const ballot = fc.record({ c: fc.nat({ max: Number.MAX_SAFE_INTEGER }), node: fc.string({ minLength: 1, maxLength: 20 }) });
-const record: fc.Arbitrary<WireRecord> = fc.record({
-  value: fc.uint8Array({ maxLength: 64 }),
-  leaseMs: fc.double({ min: 0.001, max: 2 ** 31 - 1, noNaN: true }),
-  token: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
-});
-const cfg = fc.nat({ max: 2 ** 32 - 1 });
+const ballot = fc.record({ c: fc.nat({ max: MAX_BALLOT_COUNTER }), node: fc.string({ minLength: 1, maxLength: 20 }) });
+// A record's token is the counter of the ballot that created it: never above the ballot carrying it.
+const recordAtMost = (maxToken: number): fc.Arbitrary<WireRecord> =>
+  fc.record({
+    value: fc.uint8Array({ maxLength: 64 }),
+    leaseMs: fc.double({ min: 0.001, max: 2 ** 31 - 1, noNaN: true }),
+    token: fc.nat({ max: maxToken }),
+  });
+const cfg = fc.nat({ max: MAX_CONFIG_VERSION });
 const key = fc.string({ maxLength: 50 });
 
 const message: fc.Arbitrary<CasMessage> = fc.oneof(
@@ -22,8 +25,8 @@ const message: fc.Arbitrary<CasMessage> = fc.oneof(
       cfg,
       key,
       ballot: fc.constant(b),
-      record: fc.option(record, { nil: null }),
-      nextC: fc.option(fc.integer({ min: b.c + 1, max: Math.max(b.c + 1, Number.MAX_SAFE_INTEGER) }), { nil: null }),
+      record: fc.option(recordAtMost(b.c), { nil: null }),
+      nextC: b.c < MAX_BALLOT_COUNTER ? fc.option(fc.integer({ min: b.c + 1, max: MAX_BALLOT_COUNTER }), { nil: null }) : fc.constant(null),
       origin: b.c > 0 ? fc.option(fc.record({ c: fc.nat({ max: b.c - 1 }), node: fc.string({ minLength: 1, maxLength: 20 }) }), { nil: null }) : fc.constant(null),
     }),
   ),
@@ -32,7 +35,7 @@ const message: fc.Arbitrary<CasMessage> = fc.oneof(
       fc.record({
         type: fc.constant("promise" as const),
         accepted: fc.constant(acc),
-        record: fc.option(record, { nil: null }),
+        record: fc.option(recordAtMost(acc.c), { nil: null }),
         floor: fc.option(ballot, { nil: null }),
         origin: acc.c > 0 ? fc.option(fc.record({ c: fc.nat({ max: acc.c - 1 }), node: fc.string({ minLength: 1, maxLength: 20 }) }), { nil: null }) : fc.constant(null),
       }).chain((m) => fc.record({ ...Object.fromEntries(Object.entries(m).map(([k, v]) => [k, fc.constant(v)])), lapsed: m.record ? fc.constant(false) : fc.boolean() }) as fc.Arbitrary<typeof m & { lapsed: boolean }>),
@@ -47,7 +50,7 @@ const message: fc.Arbitrary<CasMessage> = fc.oneof(
     }),
   ),
   fc.record({ type: fc.constant("accepted" as const), nextPromised: fc.boolean() }),
-  fc.record({ type: fc.constantFrom("nack" as const), reason: fc.constantFrom("promised" as const, "quiet" as const, "config" as const, "full" as const), promised: fc.option(ballot, { nil: null }), cfg }),
+  fc.record({ type: fc.constantFrom("nack" as const), reason: fc.constantFrom("promised" as const, "quiet" as const, "config" as const, "full" as const, "ballot" as const), promised: fc.option(ballot, { nil: null }), cfg }),
   fc.record({ type: fc.constant("probe" as const), cfg }),
   fc.record({ type: fc.constant("peek" as const), cfg, key }),
   fc.record({ type: fc.constant("pong" as const), cfg, quiet: fc.boolean() }),

@@ -3,6 +3,8 @@
 import test from "ava";
 import fc from "fast-check";
 import { replCodec, type ChangeEntry, type ReplMessage } from "../../src/replication/messages.js";
+import { MAX_BALLOT_COUNTER } from "../../src/cas/ballot.js";
+import { MAX_CONFIG_VERSION } from "../../src/cas/messages.js";
 import { MemoryNetwork } from "../../src/transport/memory.js";
 import { ChannelId } from "../../src/transport/types.js";
 import { VirtualClock } from "../../src/util/clock.js";
@@ -13,7 +15,7 @@ const bytes = (_k: string, v: unknown): unknown => (v instanceof Uint8Array ? [.
 import { WireError } from "../../src/wire/errors.js";
 
 const name = fc.string({ minLength: 1, maxLength: 20 });
-const ballot = fc.record({ c: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), node: name });
+const ballot = fc.record({ c: fc.integer({ min: 1, max: MAX_BALLOT_COUNTER }), node: name });
 const entry: fc.Arbitrary<ChangeEntry> = fc
   .record({
     key: fc.string({ minLength: 1, maxLength: 40 }),
@@ -21,13 +23,19 @@ const entry: fc.Arbitrary<ChangeEntry> = fc
     withOrigin: fc.boolean(),
     record: fc.option(fc.record({ value: fc.uint8Array({ maxLength: 64 }), token: fc.nat(), remainingMs: fc.integer({ min: 1, max: 2 ** 31 - 1 }) }), { nil: null }),
   })
-  .map(({ key, ballot: b, withOrigin, record }) => ({ key, ballot: b, origin: withOrigin && b.c > 1 ? { c: b.c - 1, node: b.node } : null, record }));
+  // A token is the counter of the ballot that created the lock: never above the entry's ballot.
+  .map(({ key, ballot: b, withOrigin, record }) => ({
+    key,
+    ballot: b,
+    origin: withOrigin && b.c > 1 ? { c: b.c - 1, node: b.node } : null,
+    record: record && { ...record, token: record.token % (b.c + 1) },
+  }));
 const config = fc.uniqueArray(fc.record({ name, address: fc.string({ minLength: 1, maxLength: 30 }) }), { minLength: 1, maxLength: 7, selector: (v) => v.name }).map((voters) => ({
   version: 3,
   voters: [...voters].sort((a, b) => (a.name < b.name ? -1 : 1)),
 }));
 const message: fc.Arbitrary<ReplMessage> = fc.oneof(
-  fc.record({ type: fc.constant("push" as const), from: name, cfg: fc.nat({ max: 2 ** 32 - 1 }), entries: fc.array(entry, { maxLength: 5 }) }),
+  fc.record({ type: fc.constant("push" as const), from: name, cfg: fc.nat({ max: MAX_CONFIG_VERSION }), entries: fc.array(entry, { maxLength: 5 }) }),
   fc.record({ type: fc.constant("ack" as const), cfg: fc.nat({ max: 1000 }) }),
   fc.record({ type: fc.constant("snap" as const), from: name, session: fc.nat({ max: 2 ** 32 - 1 }), page: fc.nat({ max: 1000 }) }),
   fc.record({ type: fc.constant("page" as const), session: fc.nat({ max: 1000 }), pages: fc.constant(10), page: fc.nat({ max: 9 }), entries: fc.array(entry, { maxLength: 5 }) }),
