@@ -4,18 +4,21 @@
 import { EventEmitter } from "node:events";
 import { LockerError } from "./errors.js";
 import { DEFAULT_LIMITS, type LockerLimits } from "./limits.js";
-import { type AcceptorEvent, type LocalRecord } from "./cas/acceptor.js";
+import type { AcceptorEvent, LocalRecord } from "./cas/acceptor.js";
 import { MAX_NODE_NAME_BYTES, tokenOf } from "./cas/ballot.js";
 import { casCodec, CODEC_MAX_KEY_BYTES, CODEC_MAX_LEASE_MS, CODEC_MAX_VALUE_BYTES, type CasMessage } from "./cas/messages.js";
-import { CasNode, type CasNodeStats, type VoterSpec } from "./cas/node.js";
-import { bytesEqual, type CasOp, type KnownRecord, type OpResult } from "./cas/proposer.js";
+import { CasNode, type VoterSpec } from "./cas/node.js";
+import type { CasOp, KnownRecord, OpResult } from "./cas/proposer.js";
 import { decodeValue, encodeValue } from "./cas/value.js";
 import { Transport } from "./transport/transport.js";
 import { ChannelId, type Channel } from "./transport/types.js";
-import type { Clock, TimerHandle } from "./util/clock.js";
+import type { Clock } from "./util/clock.js";
 import type { Random } from "./util/random.js";
+import { LocalView } from "./locker/local-view.js";
+import type { Entry, LockerEventMap, LockerSummary, LockOptions, LockResult, OperationOptions } from "./locker/types.js";
 
 export type { VoterSpec } from "./cas/node.js";
+export type { Entry, LockerEventMap, LockerSummary, LockOptions, LockResult, OperationOptions } from "./locker/types.js";
 
 /**
  * Options of a Locker. Only `name`, `channel`, `clock`, `random` and `voters`
@@ -68,70 +71,6 @@ export interface LockerOptions {
   closeTransport?: boolean;
 }
 
-/** A key's state as an operation or a local read sees it. */
-export interface Entry {
-  key: string;
-  value: unknown;
-  /** Fencing token: the ballot counter of the round that created the lock; strictly increases across holders. */
-  token: bigint;
-  /** Lease left as this node estimates it (for a holder, act on `safeUntil`, not on this). */
-  leaseRemainingMs: number;
-}
-
-export interface LockResult extends Entry {
-  leaseMs: number;
-  /**
-   * Local monotonic time (the Locker's `clock.now()`) until which the caller may
-   * act as holder: t0 + leaseMs × (1 − driftRatio), where t0 is when the round
-   * that started the lease began. No voter sees the key free before it.
-   */
-  safeUntil: number;
-}
-
-export interface OperationOptions {
-  /** Budget for the whole operation (queueing, rounds, retries). */
-  timeoutMs?: number;
-}
-
-export interface LockOptions extends OperationOptions {
-  leaseMs: number;
-}
-
-export interface LockerSummary {
-  name: string;
-  voter: boolean;
-  /** This node's acceptor is still in its quiet period. */
-  quiet: boolean;
-  /** Live leases in the local view. */
-  leases: number;
-  /** Keys with acceptor state (live, expired-not-yet-forgotten, promised). */
-  acceptorKeys: number;
-  pendingRounds: number;
-  fastPathKeys: number;
-  quorum: number;
-  voters: number;
-  stats: CasNodeStats;
-}
-
-export interface LockerEventMap {
-  /** A key became present in the local view. */
-  acquired: [Entry];
-  /** A key was released (deleted) in the local view. */
-  released: [{ key: string; value: unknown }];
-  /** A key's lease ran out in the local view. */
-  expired: [{ key: string; value: unknown }];
-  /** Any change of a key in the local view; `entry` undefined means absent. */
-  changed: [{ key: string; entry: Entry | undefined }];
-}
-
-interface Waiter {
-  kind: "present" | "absent";
-  resolve: (value: unknown) => void;
-  reject: (e: Error) => void;
-  timer: TimerHandle | undefined;
-  recheck: TimerHandle | undefined;
-}
-
 /**
  * One node's Locker. Operations are linearizable per key (CASPaxos over the
  * configured voters); reads of the local view (`dirtyRead`, `keys`, `waitFor`,
@@ -171,13 +110,10 @@ export class Locker extends EventEmitter<LockerEventMap> {
   private readonly channel: Channel<CasMessage>;
   private readonly transport: Transport | undefined;
   private readonly closeTransport: boolean;
-  /** What a non-voter learned from its own operations (a voter's view is its acceptor). */
-  private readonly learned = new Map<string, LocalRecord>();
-  private learnsSinceSweep = 0;
+  /** dirtyRead, keys, waits and events (src/locker/local-view.ts). */
+  private readonly view: LocalView;
   /** Replication's listeners on acceptor events (see onAcceptorChange). */
   private readonly acceptorListeners = new Set<(events: readonly AcceptorEvent[]) => void>();
-  private readonly waiters = new Map<string, Set<Waiter>>();
-  private waiterCount = 0;
   private closed = false;
 
   constructor(options: LockerOptions) {
@@ -230,6 +166,7 @@ export class Locker extends EventEmitter<LockerEventMap> {
       drainGraceMs: options.drainGraceMs ?? 50,
       onAcceptorEvents: (events) => this.onAcceptorEvents(events),
     });
+    this.view = new LocalView({ node: this.node, clock: options.clock, limits: this.limits, events: this });
   }
 
   /** The quorum CAS node (stats, acceptor) — for tests, the simulator and the agent. */
@@ -306,61 +243,40 @@ export class Locker extends EventEmitter<LockerEventMap> {
 
   // ---- local view ----
 
-  /** This node's copy of a key (its acceptor's, or what a non-voter learned); may be stale. */
+  /** This node's copy of a key (its acceptor's, or a copy it learned); may be stale. */
   dirtyRead(key: string): Entry | undefined {
     const k = this.checkKey(key);
-    const r = this.localRecord(k);
-    return r ? this.entryOf(k, { value: r.value, token: r.token, expiresAt: r.expiresAt }) : undefined;
+    const r = this.view.get(k);
+    return r ? this.entryOf(k, r) : undefined;
   }
 
   /** Live local entries whose key starts with `prefix` (at most `limit`). */
   keys(prefix = "", limit = 10_000): Entry[] {
-    const now = this.clock.now();
-    this.node.tickNow();
-    const acceptor = this.node.acceptor;
-    const out: Entry[] = [];
-    if (acceptor) {
-      // Reserved (NUL-prefixed) keys belong to the cluster (src/replication/reconfig.ts), not to clients.
-      for (const [k, r] of acceptor.entries(prefix, now, limit + 1)) if (k.charCodeAt(0) !== 0 && out.length < limit) out.push(this.entryOf(k, r));
-    } else {
-      for (const [k, r] of this.learned) {
-        if (out.length >= limit) break;
-        if (r.expiresAt > now && k.startsWith(prefix) && k.charCodeAt(0) !== 0) out.push(this.entryOf(k, r));
-      }
-    }
-    return out;
+    return this.view.entries(prefix, limit).map(([k, r]) => this.entryOf(k, r));
   }
 
   /** Resolves with the key's value once it is present in the local view. @throws `timeout` | `invalid` | `unavailable` */
   waitFor(key: string, timeoutMs: number): Promise<unknown> {
     const k = this.checkKey(key);
     checkTimeout(timeoutMs, this.limits);
-    const r = this.localRecord(k);
-    if (r) return Promise.resolve(decodeValue(r.value));
-    return this.addWaiter(k, "present", timeoutMs);
+    return this.view.waitFor(k, timeoutMs);
   }
 
   /** Resolves once the key is absent in the local view (released or expired). @throws `timeout` | `invalid` | `unavailable` */
   async waitForRelease(key: string, timeoutMs: number): Promise<void> {
     const k = this.checkKey(key);
     checkTimeout(timeoutMs, this.limits);
-    if (!this.localRecord(k)) return;
-    await this.addWaiter(k, "absent", timeoutMs);
+    await this.view.waitForRelease(k, timeoutMs);
   }
 
   summary(): LockerSummary {
-    const now = this.clock.now();
-    this.node.tickNow();
-    const acceptor = this.node.acceptor;
-    let leases = 0;
-    if (acceptor) leases = acceptor.liveCount(now);
-    else for (const r of this.learned.values()) if (r.expiresAt > now) leases++;
+    const { leases, acceptorKeys } = this.view.counts();
     return {
       name: this.name,
       voter: this.node.isVoter,
       quiet: this.node.quiet,
       leases,
-      acceptorKeys: acceptor?.size ?? 0,
+      acceptorKeys,
       pendingRounds: this.node.pendingOperations,
       fastPathKeys: this.node.fastPathKeys,
       quorum: this.node.quorum,
@@ -373,15 +289,7 @@ export class Locker extends EventEmitter<LockerEventMap> {
     if (this.closed) return;
     this.closed = true;
     this.node.close();
-    for (const set of this.waiters.values()) {
-      for (const w of set) {
-        this.clock.clearTimer(w.timer);
-        this.clock.clearTimer(w.recheck);
-        w.reject(new LockerError("unavailable", "locker is closed"));
-      }
-    }
-    this.waiters.clear();
-    this.waiterCount = 0;
+    this.view.close();
     if (this.closeTransport && this.transport) await this.transport.close();
   }
 
@@ -392,7 +300,7 @@ export class Locker extends EventEmitter<LockerEventMap> {
     const timeoutMs = this.timeoutOf(options ?? {});
     this.checkFits(key, bytes);
     const r = await this.node.execute(key, op, timeoutMs);
-    if (!this.node.isVoter) this.learn(key, r.record);
+    if (!this.node.isVoter) this.view.learn(key, r.record);
     return r;
   }
 
@@ -429,38 +337,7 @@ export class Locker extends EventEmitter<LockerEventMap> {
   }
 
   private entryOf(key: string, r: KnownRecord): Entry {
-    return { key, value: decodeValue(r.value), token: tokenOf(r.token), leaseRemainingMs: Math.max(0, r.expiresAt - this.clock.now()) };
-  }
-
-  private localRecord(key: string): LocalRecord | undefined {
-    const now = this.clock.now();
-    const acceptor = this.node.acceptor;
-    if (acceptor) {
-      this.node.tickNow();
-      // Replication: a voter whose acceptor holds nothing for the key (restarted
-      // and still quiet, or just promoted) shows the copy replication gave it,
-      // until that copy's lease ends. Only the local view: quorums never see it.
-      if (acceptor.inspect(key) !== undefined || !this.learned.has(key)) return acceptor.get(key, now);
-    }
-    const r = this.learned.get(key);
-    if (r && r.expiresAt <= now) {
-      this.learned.delete(key);
-      this.emitTransition(key, r, null, "expired");
-      return undefined;
-    }
-    return r;
-  }
-
-  private learn(key: string, record: KnownRecord | null): void {
-    this.sweepLearned();
-    const before = this.localRecord(key) ?? null;
-    if (record) {
-      if (this.learned.size >= this.limits.maxKeys && !this.learned.has(key)) return;
-      this.learned.set(key, { value: record.value, token: record.token, expiresAt: record.expiresAt });
-    } else {
-      this.learned.delete(key);
-    }
-    this.emitTransition(key, before, record, "changed");
+    return this.view.entryOf(key, r);
   }
 
   /**
@@ -476,35 +353,14 @@ export class Locker extends EventEmitter<LockerEventMap> {
 
   /**
    * Replication hook (src/replication): on a non-voter, a change pushed by a
-   * voter enters the local view (dirtyRead, keys, waitFor, events). Ignored on
-   * a voter, whose view is its own acceptor — unless it is in its quiet period
-   * (restarted with empty memory): then it catches up its view this way.
+   * voter enters the local view (dirtyRead, keys, waitFor, events). On a
+   * voter, whose view is its own acceptor, it is taken while the voter is in
+   * its quiet period (restarted with empty memory), and afterwards only for
+   * the keys it still shows a copy of (see src/locker/local-view.ts).
    */
   applyReplicated(key: string, record: LocalRecord | null, cause: "changed" | "expired" = "changed"): void {
-    // A voter's view is its acceptor, except while it is quiet (restarted): then it takes the voters' copy too.
-    if (this.closed || (this.node.isVoter && !this.node.quiet)) return;
-    const before = this.localRecord(key) ?? null;
-    const after = record && record.expiresAt > this.clock.now() ? record : null;
-    if (after) {
-      if (this.learned.size >= this.limits.maxKeys && !this.learned.has(key)) return;
-      this.learned.set(key, after);
-    } else {
-      this.learned.delete(key);
-    }
-    this.emitTransition(key, before, after, cause);
-  }
-
-  /** Drops lapsed entries of a non-voter's view now and then, so it holds about as many entries as live keys. */
-  private sweepLearned(): void {
-    if (this.learned.size < 1024 || ++this.learnsSinceSweep < this.learned.size / 4) return;
-    this.learnsSinceSweep = 0;
-    const now = this.clock.now();
-    for (const [k, r] of this.learned) {
-      if (r.expiresAt <= now) {
-        this.learned.delete(k);
-        this.emitTransition(k, r, null, "expired");
-      }
-    }
+    if (this.closed) return;
+    this.view.applyReplicated(key, record, cause);
   }
 
   private onAcceptorEvents(events: AcceptorEvent[]): void {
@@ -515,94 +371,7 @@ export class Locker extends EventEmitter<LockerEventMap> {
         // A listener's failure must not break the acceptor's reply path.
       }
     }
-    for (const e of events) {
-      if (e.kind === "expired") this.emitTransition(e.key, e.record, null, "expired");
-      else this.emitTransition(e.key, e.before, e.after, "changed");
-    }
-  }
-
-  private emitTransition(key: string, before: LocalRecord | null, after: LocalRecord | KnownRecord | null, cause: "changed" | "expired"): void {
-    if (key.charCodeAt(0) === 0) return; // reserved keys raise no client events
-    const same = before && after && before.token === after.token && bytesEqual(before.value, after.value);
-    if (same || (!before && !after)) return;
-    // Decoding values for events nobody listens to would dominate the cost
-    // of expiring many leases at once.
-    const listening = this.listenerCount("acquired") + this.listenerCount("released") + this.listenerCount("expired") + this.listenerCount("changed") > 0;
-    if (listening) {
-      const entry = after ? this.entryOf(key, after) : undefined;
-      if (after && !before) this.emit("acquired", entry!);
-      if (!after && before) {
-        const value = decodeValue(before.value);
-        if (cause === "expired") this.emit("expired", { key, value });
-        else this.emit("released", { key, value });
-      }
-      this.emit("changed", { key, entry });
-    }
-    this.wake(key, after);
-  }
-
-  private addWaiter(key: string, kind: "present" | "absent", timeoutMs: number): Promise<unknown> {
-    if (this.closed) return Promise.reject(new LockerError("unavailable", "locker is closed"));
-    if (this.waiterCount >= this.limits.maxWaiters) {
-      return Promise.reject(new LockerError("unavailable", `too many waiters (limit ${this.limits.maxWaiters})`));
-    }
-    return new Promise((resolve, reject) => {
-      let set = this.waiters.get(key);
-      if (!set) {
-        set = new Set();
-        this.waiters.set(key, set);
-      }
-      const w: Waiter = { kind, resolve, reject, timer: undefined, recheck: undefined };
-      set.add(w);
-      this.waiterCount++;
-      w.timer = this.clock.setTimer(timeoutMs, () => {
-        this.removeWaiter(key, w);
-        reject(new LockerError("timeout", `key "${key}" did not become ${kind} within ${timeoutMs} ms`));
-      });
-      if (kind === "absent") this.armRecheck(key, w);
-    });
-  }
-
-  /** A wait for absence also wakes at the lease's end, so expiry resolves it even without an acceptor event. */
-  private armRecheck(key: string, w: Waiter): void {
-    const r = this.localRecord(key);
-    if (!r) return;
-    w.recheck = this.clock.setTimer(Math.max(0, r.expiresAt - this.clock.now()) + 1, () => {
-      w.recheck = undefined;
-      if (!this.localRecord(key)) {
-        this.removeWaiter(key, w);
-        w.resolve(undefined);
-      } else {
-        this.armRecheck(key, w);
-      }
-    });
-  }
-
-  private removeWaiter(key: string, w: Waiter): void {
-    const set = this.waiters.get(key);
-    if (!set || !set.delete(w)) return;
-    this.waiterCount--;
-    this.clock.clearTimer(w.timer);
-    this.clock.clearTimer(w.recheck);
-    if (set.size === 0) this.waiters.delete(key);
-  }
-
-  private wake(key: string, after: LocalRecord | KnownRecord | null): void {
-    const set = this.waiters.get(key);
-    if (!set) return;
-    for (const w of [...set]) {
-      if (w.kind === "present" && after) {
-        this.removeWaiter(key, w);
-        w.resolve(decodeValue(after.value));
-      } else if (w.kind === "absent" && !after) {
-        this.removeWaiter(key, w);
-        w.resolve(undefined);
-      } else if (w.kind === "absent" && after) {
-        // A new lease: re-arm the expiry check for it.
-        this.clock.clearTimer(w.recheck);
-        this.armRecheck(key, w);
-      }
-    }
+    this.view.onAcceptorEvents(events);
   }
 
   private checkKey(key: unknown): string {
