@@ -6,7 +6,13 @@ function fail(what: string): never {
   throw new WireError("bad_message", what);
 }
 
-export function asArray(v: unknown, what: string, minLength = 0, maxLength = Number.MAX_SAFE_INTEGER): unknown[] {
+/** Default bound on decoded array lengths: no datagram holds more items than bytes. */
+export const MAX_DECODED_ARRAY_LENGTH = 65_535;
+/** Default range of asBigint: int64 / uint64, what CBOR's major types 0 and 1 carry without a bignum tag. */
+export const MIN_DECODED_BIGINT = -(2n ** 63n);
+export const MAX_DECODED_BIGINT = 2n ** 64n - 1n;
+
+export function asArray(v: unknown, what: string, minLength = 0, maxLength = MAX_DECODED_ARRAY_LENGTH): unknown[] {
   if (!Array.isArray(v) || v.length < minLength || v.length > maxLength) fail(`${what}: expected an array of ${minLength}..${maxLength}`);
   return v;
 }
@@ -16,8 +22,8 @@ export function asUint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER):
   return v;
 }
 
-export function asNumber(v: unknown, what: string): number {
-  if (typeof v !== "number" || !Number.isFinite(v)) fail(`${what}: expected a finite number`);
+export function asNumber(v: unknown, what: string, min = -Number.MAX_VALUE, max = Number.MAX_VALUE): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) fail(`${what}: expected a finite number in ${min}..${max}`);
   return v;
 }
 
@@ -36,11 +42,13 @@ export function asBoolean(v: unknown, what: string): boolean {
   return v;
 }
 
-/** A bigint, or a safe integer (CBOR encodes small bigints as plain integers). */
-export function asBigint(v: unknown, what: string): bigint {
-  if (typeof v === "bigint") return v;
-  if (typeof v === "number" && Number.isSafeInteger(v)) return BigInt(v);
-  fail(`${what}: expected an integer`);
+/** A bigint, or a safe integer (CBOR encodes small bigints as plain integers), within [min, max]. */
+export function asBigint(v: unknown, what: string, min = MIN_DECODED_BIGINT, max = MAX_DECODED_BIGINT): bigint {
+  let b: bigint | undefined;
+  if (typeof v === "bigint") b = v;
+  else if (typeof v === "number" && Number.isSafeInteger(v)) b = BigInt(v);
+  if (b === undefined || b < min || b > max) fail(`${what}: expected an integer in ${min}..${max}`);
+  return b;
 }
 
 export function asOneOf<T extends string | number>(v: unknown, allowed: readonly T[], what: string): T {
