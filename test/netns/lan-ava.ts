@@ -29,8 +29,9 @@ function registerSuite(file: string): string | undefined {
     return reason;
   }
   test.before(async (t) => {
-    t.timeout(130_000);
-    const l = await acquireLanLock(120_000);
+    // The longest LAN file takes about 100 s; ava runs two files at once, so one waits for at most one other.
+    t.timeout(310_000);
+    const l = await acquireLanLock(300_000);
     if (l.waitedMs > 1000) t.log(`waited ${(l.waitedMs / 1000).toFixed(1)} s for another LAN test file to finish`);
     if (!l.acquired) t.log("another LAN test file still runs; going ahead (timings may suffer)");
   });

@@ -4,10 +4,17 @@
 // hostnames and addresses, HTTP from inside each namespace, SIGSTOP/SIGCONT,
 // partitions and heal.
 import { lanTest } from "./lan-ava.js";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { SUBNET, until, whenAllAlive, whenReady, type Agent } from "./lan.js";
 
 const FILE = "lan-static";
 const NAMES = ["h1:7946", "h2:7946", "h3:7946"];
+const IP = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].find((p) => existsSync(p)) ?? "ip";
+/** Link names of the root namespace (others' tests may add theirs meanwhile; ours never appear: p1…, eth0 peers, br0 live elsewhere). */
+const rootLinks = (): string[] =>
+  execFileSync(IP, ["-o", "link", "show"]).toString().split("\n").map((l) => l.split(": ")[1]?.split("@")[0] ?? "").filter((n) => /^(p\d+|br0)$/.test(n)).sort();
+const rootLinksBefore = rootLinks();
 
 lanTest(FILE, "3 hosts, fixed addresses and --join: real addresses and hostnames, a lock on h1 read on h2, a paused or cut-off host comes back", { hosts: 3, timeoutMs: 110_000 }, async (t, lan) => {
   const [h1, h2, h3] = [lan.hosts[0]!, lan.hosts[1]!, lan.hosts[2]!];
@@ -22,6 +29,13 @@ lanTest(FILE, "3 hosts, fixed addresses and --join: real addresses and hostnames
       "--log-level", "info",
     ]),
   );
+  // The LAN lives in its namespaces only: no default route, a multicast route, the address on eth0.
+  for (const h of lan.hosts) {
+    t.is(h.exec(IP, "route", "show", "default").trim(), "", `${h.name} has no default route`);
+    t.regex(h.exec(IP, "route", "show"), /^224\.0\.0\.0\/4 dev eth0/m, `${h.name} routes multicast to eth0`);
+    t.regex(h.exec(IP, "-4", "addr", "show", "dev", "eth0"), new RegExp(`inet ${h.address.replace(/\./g, "\\.")}/24`));
+  }
+  t.deepEqual(rootLinks(), rootLinksBefore, "no link was added to the root namespace");
   const started = Date.now();
   for (const a of agents) await whenReady(a, 30_000);
   const views = await whenAllAlive(agents, NAMES, 30_000);

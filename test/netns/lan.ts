@@ -300,7 +300,9 @@ export class Agent {
   }
 
   signal(sig: NodeJS.Signals): void {
-    if (this.running) quietly(() => process.kill(this.pid, sig));
+    if (!this.running) return;
+    this.host.lan.note(`${this.host.name}: ${sig} agent pid ${this.pid}`);
+    quietly(() => process.kill(this.pid, sig));
   }
 
   pause(): void {
@@ -402,6 +404,7 @@ export class Host {
     }
     child.on("error", () => {});
     const agent = new Agent(this, args, opts.env ?? {}, logFile, child);
+    this.lan.note(`${this.name}: started agent pid ${agent.pid} (${logFile})`);
     this.agents.push(agent);
     return agent;
   }
@@ -446,6 +449,8 @@ export class Lan {
   readonly prefix: string;
   readonly bridgeNs: string;
   readonly dir: string;
+  /** What the test did to the LAN, with wall-clock times (epoch ms, as in the agents' JSON logs). */
+  readonly events: string[] = [];
   private destroyed = false;
 
   private constructor(label: string) {
@@ -500,6 +505,14 @@ export class Lan {
     return host;
   }
 
+  /** Records an event (also in <dir>/events.log). */
+  note(what: string): void {
+    const now = Date.now();
+    const line = `${new Date(now).toISOString()} (${now}) ${what}`;
+    this.events.push(line);
+    quietly(() => writeFileSync(join(this.dir, "events.log"), line + "\n", { flag: "a" }));
+  }
+
   host(name: string): Host {
     const h = this.hosts.find((x) => x.name === name);
     if (!h) throw new Error(`no host ${name}`);
@@ -519,6 +532,7 @@ export class Lan {
   loss(percent: number, hosts: Host[] = this.hosts): void {
     if (!(percent >= 0 && percent <= 100)) throw new RangeError("percent");
     for (const h of hosts) h.nft(`add rule inet locker in meta l4proto udp numgen random mod 100 < ${Math.round(percent)} drop`);
+    this.note(`${Math.round(percent)} % UDP loss on ${hosts.map((h) => h.name).join(",")}`);
   }
 
   /** Cuts the LAN into sides: a host drops everything coming from hosts of other sides. Hosts not listed are left alone. */
@@ -528,16 +542,19 @@ export class Lan {
       if (others.length === 0) continue;
       for (const h of side) h.nft(`add rule inet locker in ip saddr { ${others.map((o) => o.address).join(", ")} } drop`);
     }
+    this.note(`partition ${sides.map((side) => side.map((h) => h.name).join(",")).join(" | ")}`);
   }
 
   /** Removes every fault rule. */
   heal(): void {
     for (const h of this.hosts) h.nft("flush chain inet locker in");
+    this.note("heal: every fault rule removed");
   }
 
   /** Log tails of every agent, for a failing test. */
   logs(lines = 25): string {
-    return this.agents.map((a) => `--- ${a.host.name} pid ${a.pid} (${a.logFile}) exit ${JSON.stringify(a.exit ?? "running")}\n${a.log(lines)}`).join("\n");
+    const events = `--- events\n${this.events.join("\n")}\n`;
+    return events + this.agents.map((a) => `--- ${a.host.name} pid ${a.pid} (${a.logFile}) exit ${JSON.stringify(a.exit ?? "running")}\n${a.log(lines)}`).join("\n");
   }
 
   /** Kills every process (by PID, bounded wait), deletes every namespace; removes the logs unless `keepLogs`. */
