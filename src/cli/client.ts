@@ -40,7 +40,8 @@ export class AgentClient implements LeaseClient {
     private readonly requestTimeoutMs = 15_000,
   ) {
     const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
-    if (!m) throw new LockerError("invalid", `--http: expected HOST:PORT, got ${JSON.stringify(address)}`);
+    // Checked here, or node:http throws a RangeError from inside the first request instead.
+    if (!m || !(Number(m[3]) >= 1 && Number(m[3]) <= 65535)) throw new LockerError("invalid", `--http: expected HOST:PORT with a port in 1..65535, got ${JSON.stringify(address)}`);
     this.host = (m[1] ?? m[2])!;
     this.port = Number(m[3]);
   }
