@@ -13,7 +13,7 @@ import type { LockerLimits } from "../limits.js";
 import type { SharedLockerOptions } from "../locker-cluster.js";
 import { Locker } from "../locker.js";
 import { attachReplication } from "../replication/attach.js";
-import { normalizeConfig, type VoterConfig } from "../replication/messages.js";
+import { normalizeConfig, replCodec, type VoterConfig } from "../replication/messages.js";
 import type { Configurator } from "../replication/reconfig.js";
 import type { Replicator } from "../replication/replicator.js";
 import { bytesCodec, type Transport } from "../transport/transport.js";
@@ -23,6 +23,7 @@ import { SystemClock, type Clock } from "../util/clock.js";
 import { cryptoSeededRandom, type Random } from "../util/random.js";
 import type { Keyring } from "../wire/keyring.js";
 import { chooseAdvertiseAddress, isLoopback } from "./advertise.js";
+import { MemberGate } from "./member-gate.js";
 import { NamedChannel } from "./named-channel.js";
 import { readiness, type Readiness } from "./readiness.js";
 import { MemberSnapshot, Rejoiner } from "./rejoin.js";
@@ -104,6 +105,8 @@ export interface LockerNode {
   /** Voter changes: addVoter, removeVoter, promote (one voter at a time). */
   readonly configurator: Configurator;
   readonly replicator: Replicator;
+  /** Requests and messages refused because their sender is not a member. */
+  readonly gate: MemberGate;
   /** The voter set in force. */
   voters(): string[];
   configVersion(): number;
@@ -334,7 +337,9 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
       const state = membership.member(name)?.state;
       return state === "alive" || state === "suspect";
     };
-    const channel = new NamedChannel(transport.channel(ChannelId.cas, casCodec), addressOf);
+    // Only members are answered on the CAS and replication channels (membership's own channel is how one joins).
+    const gate = new MemberGate({ membership, self: [transport.address, address], clock });
+    const channel = new NamedChannel(gate.wrap(transport.channel(ChannelId.cas, casCodec)), addressOf);
     const quietPeriodMs = options.quietPeriodMs ?? options.limits?.maxLeaseMs;
     const lockerStartedAt = clock.now();
     const locker = new Locker({
@@ -360,6 +365,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
       random,
       addressOf: (v) => addressOf(v.name),
       voterAddressOf: (m) => m.name,
+      channel: gate.wrap(transport.channel(ChannelId.replication, replCodec)),
       advertise: (c) => membership.updateMeta(withAdvert(options.meta, encodeAdvert({ pin: null, adopted: { version: c.version, voters: c.voters.map((v) => v.name) } }))),
       ...(options.replication ? { replication: options.replication } : {}),
       ...(options.autopilot ? { autopilot: options.autopilot } : {}),
@@ -383,6 +389,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
       transport,
       configurator: attached.configurator,
       replicator: attached.replicator,
+      gate,
       voters: currentVoters,
       configVersion: () => locker.cas.configVersion,
       config: () => attached.configurator.current(),
@@ -398,6 +405,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
         closing ??= (async () => {
           closed = true;
           attached.close();
+          gate.close();
           rejoiner.close();
           await beacon?.close();
           beacon = undefined;

@@ -6,10 +6,10 @@ import type { Membership } from "@locker/membership";
 import type { Logger } from "pino";
 import type { Locker } from "../locker.js";
 import type { Transport } from "../transport/transport.js";
-import { ChannelId, type Address } from "../transport/types.js";
+import { ChannelId, type Address, type Channel } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Random } from "../util/random.js";
-import { replCodec, type VoterConfig } from "./messages.js";
+import { replCodec, type ReplMessage, type VoterConfig } from "./messages.js";
 import { Configurator } from "./reconfig.js";
 import { Replicator, type PeerSpec, type ReplicationPeers } from "./replicator.js";
 import { lockerChangeSource, lockerSink } from "./source.js";
@@ -30,6 +30,8 @@ export interface AttachOptions {
   /** The address a promoted member gets in the configuration. Default: its membership address. */
   voterAddressOf?: (member: PeerSpec) => string;
   replication?: { pushIntervalMs?: number; maxInflightPerReplica?: number; snapshotWindow?: number };
+  /** The replication channel (default: opened on `transport`); the node passes one behind its member gate. */
+  channel?: Channel<ReplMessage>;
   /** Replace a voter dead longer than `deadAfterMs` by a live replica (off unless given). */
   autopilot?: { deadAfterMs: number; checkIntervalMs?: number };
   /**
@@ -50,7 +52,7 @@ export interface Attached {
 export function attachReplication(o: AttachOptions): Attached {
   const { locker, membership, clock } = o;
   const reach = (v: { name: string; address: string }): Address | undefined => (o.addressOf ? o.addressOf(v) : v.address);
-  const channel = o.transport.channel(ChannelId.replication, replCodec);
+  const channel = o.channel ?? o.transport.channel(ChannelId.replication, replCodec);
   // Suspects count as up: a slow member still gets pushes and may still serve snapshots.
   const up = (state: string): boolean => state === "alive" || state === "suspect";
   const alive = (): PeerSpec[] => membership.members().filter((m) => up(m.state)).map((m) => ({ name: m.name, address: m.address }));
