@@ -26,8 +26,14 @@ export interface MembershipConfig {
   awarenessMaxMultiplier: number;
   /** Dead and left members are forgotten after this long. */
   forgetDeadAfterMs: number;
-  /** Every so often a push-pull is tried with one remembered dead member, so partitions heal; 0 disables. */
+  /**
+   * Serf's reconnect: every so often a push-pull is tried with one member held
+   * dead or left (or forgotten since), so partitions heal and full restarts
+   * rejoin; 0 disables. One datagram's worth of state per interval.
+   */
   reconnectIntervalMs: number;
+  /** How long after a member went dead or left it is still tried by reconnect (Serf's reconnect_timeout, 24 h there). */
+  reconnectTimeoutMs: number;
   /** Interval between join attempts to the seeds. */
   joinRetryIntervalMs: number;
   /** Join attempts (to all seeds each time) before bootstrap rejects. */
@@ -65,6 +71,7 @@ export const lanProfile: MembershipConfig = {
   gossipToTheDeadMs: 30_000,
   forgetDeadAfterMs: 60_000,
   reconnectIntervalMs: 10_000,
+  reconnectTimeoutMs: 24 * 3_600_000,
   joinRetryIntervalMs: 1000,
   leavePropagateMs: 1000,
 };
@@ -84,6 +91,7 @@ export const wanProfile: MembershipConfig = {
   gossipToTheDeadMs: 60_000,
   forgetDeadAfterMs: 120_000,
   reconnectIntervalMs: 30_000,
+  reconnectTimeoutMs: 24 * 3_600_000,
   joinRetryIntervalMs: 3000,
   leavePropagateMs: 3000,
 };
@@ -103,6 +111,7 @@ export const localProfile: MembershipConfig = {
   gossipToTheDeadMs: 5000,
   forgetDeadAfterMs: 15_000,
   reconnectIntervalMs: 2000,
+  reconnectTimeoutMs: 3_600_000,
   joinRetryIntervalMs: 250,
   leavePropagateMs: 300,
 };
@@ -118,7 +127,7 @@ export function resolveConfig(profile: ProfileName | MembershipConfig = "lan", o
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
   const positive: (keyof MembershipConfig)[] = [
     "probeIntervalMs", "probeTimeoutMs", "retransmitMult", "suspicionMult", "suspicionMaxTimeoutMult",
-    "awarenessMaxMultiplier", "forgetDeadAfterMs", "joinRetryIntervalMs", "joinMaxAttempts", "maxMetaBytes", "maxMembers",
+    "awarenessMaxMultiplier", "forgetDeadAfterMs", "reconnectTimeoutMs", "joinRetryIntervalMs", "joinMaxAttempts", "maxMetaBytes", "maxMembers",
   ];
   for (const k of positive) {
     const v = c[k];

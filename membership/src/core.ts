@@ -5,7 +5,7 @@ import { Awareness } from "./awareness.js";
 import { BroadcastQueue, retransmitLimit } from "./broadcast.js";
 import type { MembershipConfig } from "./config.js";
 import {
-  decodeMessage, decodeMeta, encodeMessage, entrySize, MalformedMessage, type Message, type MessageType, messageTypes,
+  decodeMessage, decodeMeta, encodeMessage, entrySize, MalformedMessage, MAX_INCARNATION, type Message, type MessageType, messageTypes,
   type PushPullEntry, StateCode, type Update,
 } from "./messages.js";
 import { Suspicion, suspicionTimeoutMs } from "./suspicion.js";
@@ -20,8 +20,28 @@ export interface MemberEvent {
   readonly previous: MemberState | undefined;
 }
 
-/** Lifecycle notices for the driver. */
+/** Lifecycle notices for the driver ("joined"/"joinFailed" are kept for old drivers; joins now report through `Output.joins`). */
 export type Notice = "joined" | "joinFailed" | "leaveDone";
+
+/** The outcome of one join (core.join): how many of its addresses answered. */
+export interface JoinResult {
+  readonly id: number;
+  readonly answered: number;
+  readonly addresses: number;
+}
+
+/**
+ * Two live nodes claim one name at different addresses (memberlist's conflict
+ * delegate). The table keeps `existing`; the claim from `other` is refused.
+ * `self` is true on the node whose own name the cluster holds alive at another
+ * address: that node is the duplicate and should refuse to run.
+ */
+export interface Conflict {
+  readonly name: string;
+  readonly existing: string;
+  readonly other: string;
+  readonly self: boolean;
+}
 
 export interface Send {
   readonly to: string;
@@ -38,6 +58,8 @@ export interface Output {
   timers: { key: string; delayMs: number | null }[];
   events: MemberEvent[];
   notices: Notice[];
+  joins: JoinResult[];
+  conflicts: Conflict[];
 }
 
 export interface CoreStats {
@@ -70,6 +92,16 @@ export interface CoreStats {
   addressChanges: number;
   /** Updates about new members dropped because the table is at maxMembers. */
   tableFull: number;
+  /** Updates refused because their incarnation jumps implausibly far (MAX_INCARNATION_STEP) above the known one. */
+  refusedIncarnations: number;
+  /** Claims of a live member's name from another address (refused, see Conflict). */
+  conflicts: number;
+  /** Probe failures not counted because the target was heard from directly during the probe (e.g. across a heal). */
+  staleProbes: number;
+  /** Death announcements from others taken only as a suspicion (the member was heard from recently, or not yet suspected long enough). */
+  deathsDowngraded: number;
+  /** Push-pulls sent to remembered dead or left members (reconnect). */
+  reconnects: number;
   pushPulls: number;
   /** Push-pull entries too large for one datagram (skipped). */
   oversizedEntries: number;
@@ -91,6 +123,9 @@ interface Rec {
   suspicion: Suspicion | undefined;
   /** Last-chance buddy pings sent for the current suspicion. */
   finalChecksSent: number;
+  lastCheckMs: number;
+  /** Last time a datagram came straight from this member (its address, or a push-pull it sent). */
+  lastHeardMs: number;
 }
 
 interface Probe {
@@ -99,6 +134,25 @@ interface Probe {
   acked: boolean;
   expectedNacks: number;
   nacks: number;
+  /** The target spoke to us directly while the probe ran: its failure is stale (lost or pre-heal ping), not evidence. */
+  heard: boolean;
+}
+
+interface JoinAttempt {
+  id: number;
+  /** Addresses that have not answered yet. */
+  pending: Set<string>;
+  answered: number;
+  addresses: number;
+  attempt: number;
+  /** Bootstrap completes on the first answer; join() once every address answered or ran out of attempts. */
+  untilAll: boolean;
+}
+
+/** A dead or left member kept (name and address only) after its record was forgotten, for reconnect. */
+interface ReconnectTarget {
+  address: string;
+  sinceMs: number;
 }
 
 interface Indirect {
@@ -118,6 +172,25 @@ export interface CoreOptions {
 }
 
 const MAX_PENDING_INDIRECT = 1024;
+/**
+ * A member raises its own incarnation by one per refutation or metadata change,
+ * so an update claiming more than this above the incarnation we hold is
+ * implausible (a bug or a forgery meant to make a refutation impossible): it is
+ * refused and counted. A member not in the table may come with any incarnation
+ * up to MAX_INCARNATION.
+ */
+export const MAX_INCARNATION_STEP = 2 ** 20;
+/** Joins in flight at once (each join() or bootstrap() call is one). */
+export const MAX_JOINS = 16;
+/** Addresses one join tries. */
+export const MAX_JOIN_ADDRESSES = 256;
+/** Forgotten dead/left members remembered for reconnect. */
+export const MAX_RECONNECT_TARGETS = 256;
+/** Remembered senders we pushed our state to because we did not know them (see onUnknownSender). */
+const MAX_UNKNOWN_SENDERS = 256;
+const MAX_CONFLICTS_REMEMBERED = 64;
+/** A conflict about the same claim is reported again after this many probe intervals (it may persist). */
+const CONFLICT_REPEAT_PROBES = 10;
 const MAX_RECENT_PUSH_PULLS = 256;
 const LEAVE_FANOUT = 3;
 /** Last-chance buddy pings before a suspicion becomes a death (see onSuspicionTimer). */
@@ -150,16 +223,23 @@ export class SwimCore {
   private readonly awareness: Awareness;
   private readonly queue: BroadcastQueue;
   private readonly recentPushPulls = new Map<string, true>();
-  private joining: { seeds: string[]; attempt: number; id: number } | undefined;
+  private readonly joins = new Map<number, JoinAttempt>();
+  /** Push-pull id of a join request → its join and address. Answers to any attempt count. */
+  private readonly joinRequests = new Map<number, { join: number; address: string }>();
+  private readonly byAddress = new Map<string, string>();
+  private readonly reconnectTargets = new Map<string, ReconnectTarget>();
+  private readonly unknownSenders = new Map<string, number>();
+  private lastUnknownPushMs = -Infinity;
+  private readonly conflictsSeen = new Map<string, number>();
   private leaving = false;
   private stopped = false;
   private started = false;
-  private out: Output = { sends: [], timers: [], events: [], notices: [] };
+  private out: Output = { sends: [], timers: [], events: [], notices: [], joins: [], conflicts: [] };
   readonly stats: CoreStats = {
     datagramsSent: 0, datagramsReceived: 0, bytesSent: 0, bytesReceived: 0, malformed: 0,
     sent: emptyCounts(), received: emptyCounts(), probes: 0, probesFailed: 0, pingReqsSent: 0, nacksReceived: 0,
     suspicionsRaised: 0, finalChecks: 0, deathsDeclared: 0, suspectedWhileAlive: 0, declaredDeadWhileAlive: 0, refutations: 0,
-    misdirected: 0, addressChanges: 0, tableFull: 0, pushPulls: 0, oversizedEntries: 0, sendErrors: 0, healthScore: 0, broadcastQueueLength: 0, broadcastsDropped: 0,
+    misdirected: 0, addressChanges: 0, tableFull: 0, refusedIncarnations: 0, conflicts: 0, staleProbes: 0, deathsDowngraded: 0, reconnects: 0, pushPulls: 0, oversizedEntries: 0, sendErrors: 0, healthScore: 0, broadcastQueueLength: 0, broadcastsDropped: 0,
   };
 
   constructor(opts: CoreOptions) {
@@ -171,14 +251,14 @@ export class SwimCore {
     if (opts.maxMessageBytes < 256) throw new RangeError("membership needs datagrams of at least 256 bytes");
     this.awareness = new Awareness(opts.config.lifeguard ? opts.config.awarenessMaxMultiplier : 1);
     this.queue = new BroadcastQueue(opts.config.maxMembers);
-    this.self = { name: opts.name, address: opts.address, incarnation: 0, state: "alive", meta: opts.meta, stateChangeMs: 0, suspicion: undefined, finalChecksSent: 0 };
+    this.self = newRec(opts.name, opts.address, 0, opts.meta, 0);
     this.addRecord(this.self);
   }
 
   /** Collects everything the last inputs asked for. */
   drain(): Output {
     const o = this.out;
-    this.out = { sends: [], timers: [], events: [], notices: [] };
+    this.out = { sends: [], timers: [], events: [], notices: [], joins: [], conflicts: [] };
     return o;
   }
 
@@ -199,22 +279,33 @@ export class SwimCore {
     this.timer("reap", this.reapIntervalMs());
   }
 
-  /** Joins through seed addresses: a push-pull with each, retried until one answers. */
-  join(nowMs: number, seeds: readonly string[]): void {
+  /**
+   * Joins through addresses: a push-pull with each, retried every
+   * joinRetryIntervalMs up to joinMaxAttempts times. Works at any time, also
+   * when this member is alone. The result (Output.joins, with the returned id)
+   * comes on the first answer, or with `untilAll` once every address answered
+   * or ran out of attempts. Throws RangeError past MAX_JOINS or MAX_JOIN_ADDRESSES.
+   */
+  join(_nowMs: number, seeds: readonly string[], untilAll = false): number {
     const targets = [...new Set(seeds)].filter((s) => s !== this.address);
-    if (targets.length === 0) {
-      this.out.notices.push("joined");
-      return;
+    if (targets.length > MAX_JOIN_ADDRESSES) throw new RangeError(`a join takes at most ${MAX_JOIN_ADDRESSES} addresses, got ${targets.length}`);
+    if (this.joins.size >= MAX_JOINS) throw new RangeError(`at most ${MAX_JOINS} joins at once`);
+    const id = this.nextSeq();
+    if (targets.length === 0 || this.stopped) {
+      this.out.joins.push({ id, answered: 0, addresses: 0 });
+      return id;
     }
-    this.joining = { seeds: targets, attempt: 1, id: this.nextSeq() };
-    this.sendJoinAttempt(nowMs);
+    const j: JoinAttempt = { id, pending: new Set(targets), answered: 0, addresses: targets.length, attempt: 1, untilAll };
+    this.joins.set(id, j);
+    this.sendJoinAttempt(j);
+    return id;
   }
 
   /** Announces a graceful leave; keeps answering for leavePropagateMs, then reports "leaveDone". */
   leave(nowMs: number): void {
     if (this.leaving || this.stopped) return;
     this.leaving = true;
-    this.self.incarnation++;
+    this.self.incarnation = Math.min(MAX_INCARNATION, this.self.incarnation + 1);
     this.setState(this.self, "left", nowMs);
     const u: Update = { kind: "dead", name: this.name, incarnation: this.self.incarnation, from: this.name };
     this.queue.queue(u);
@@ -228,7 +319,8 @@ export class SwimCore {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    for (const key of ["probe", "probeTimeout", "gossip", "pushPull", "reconnect", "reap", "join", "leave"]) this.cancel(key);
+    for (const key of ["probe", "probeTimeout", "gossip", "pushPull", "reconnect", "reap", "leave"]) this.cancel(key);
+    for (const j of [...this.joins.values()]) this.finishJoin(j);
     for (const r of this.members.values()) if (r.suspicion) this.cancel(`suspect:${r.name}`);
     for (const seq of this.indirect.keys()) this.cancel(`nack:${seq}`, `ind:${seq}`);
     this.indirect.clear();
@@ -238,7 +330,7 @@ export class SwimCore {
   updateMeta(nowMs: number, meta: Uint8Array | null): void {
     if (meta && meta.length > this.config.maxMetaBytes) throw new RangeError(`metadata is ${meta.length} bytes, limit is ${this.config.maxMetaBytes}`);
     this.self.meta = meta;
-    this.self.incarnation++;
+    this.self.incarnation = Math.min(MAX_INCARNATION, this.self.incarnation + 1);
     this.self.stateChangeMs = nowMs;
     this.queue.queue(this.selfAlive());
     this.emit("update", this.self, "alive");
@@ -257,6 +349,7 @@ export class SwimCore {
       return;
     }
     this.stats.received[m.type]++;
+    this.heardFrom(nowMs, from, m.type === "pushPull" ? m.sender : undefined);
     if (m.type !== "pushPull") for (const u of m.updates) this.applyUpdate(nowMs, u);
     switch (m.type) {
       case "ping":
@@ -265,12 +358,13 @@ export class SwimCore {
           return;
         }
         this.sendWithUpdates(from, { type: "ack", seq: m.seq, updates: [] });
+        this.onUnknownSender(nowMs, from);
         return;
       case "pingReq":
         this.onPingReq(m, from);
         return;
       case "ack":
-        this.onAck(m.seq);
+        this.onAck(nowMs, m.seq);
         return;
       case "nack":
         if (this.probe && m.seq === this.probe.seq) {
@@ -292,9 +386,9 @@ export class SwimCore {
     if (key === "probeTimeout") return this.onProbeTimeout();
     if (key === "gossip") return this.onGossipTimer(nowMs);
     if (key === "pushPull") return this.onPushPullTimer();
-    if (key === "reconnect") return this.onReconnectTimer();
+    if (key === "reconnect") return this.onReconnectTimer(nowMs);
     if (key === "reap") return this.onReapTimer(nowMs);
-    if (key === "join") return this.onJoinTimer(nowMs);
+    if (key.startsWith("join:")) return this.onJoinTimer(Number(key.slice(5)));
     if (key === "leave") {
       this.out.notices.push("leaveDone");
       return;
@@ -356,7 +450,7 @@ export class SwimCore {
       const target = this.nextProbeTarget();
       if (target) {
         const seq = this.nextSeq();
-        this.probe = { seq, target: target.name, acked: false, expectedNacks: 0, nacks: 0 };
+        this.probe = { seq, target: target.name, acked: false, expectedNacks: 0, nacks: 0, heard: false };
         this.stats.probes++;
         const buddy: Update[] = [];
         // Lifeguard buddy system: tell a suspect it is suspected, so it can refute at once.
@@ -381,11 +475,14 @@ export class SwimCore {
     if (this.config.lifeguard) p.expectedNacks = helpers.length;
   }
 
-  private onAck(seq: number): void {
+  private onAck(nowMs: number, seq: number): void {
     if (this.probe && seq === this.probe.seq) {
       if (!this.probe.acked) {
         this.probe.acked = true;
         this.cancel("probeTimeout");
+        // Direct or relayed by a helper, an ack is fresh evidence that the target is up.
+        const r = this.members.get(this.probe.target);
+        if (r) r.lastHeardMs = nowMs;
       }
       return;
     }
@@ -404,14 +501,22 @@ export class SwimCore {
       this.awareness.apply(-1);
       return;
     }
+    const target = this.members.get(p.target);
+    if (p.heard) {
+      // The target spoke to us while its probe ran (a ping of its own, gossip, a push-pull):
+      // it is up, and the missing ack is a lost or stale datagram (one sent before a
+      // partition healed). Judging it would accuse a member we know is reachable.
+      this.stats.staleProbes++;
+      return;
+    }
     this.stats.probesFailed++;
     // With helpers that nack, a missing nack points at our own health rather than the target's.
     this.awareness.apply(p.expectedNacks > 0 ? Math.max(0, p.expectedNacks - p.nacks) : 1);
-    const target = this.members.get(p.target);
-    if (target && target.state === "alive") {
-      this.stats.suspicionsRaised++;
-      this.onSuspect(nowMs, { kind: "suspect", name: target.name, incarnation: target.incarnation, from: this.name });
-    }
+    if (!target || (target.state !== "alive" && target.state !== "suspect")) return;
+    // A failed probe of a member already suspect is this member's own confirmation of the
+    // suspicion (Lifeguard): counted once per member, it shrinks the timeout toward its minimum.
+    if (target.state === "alive") this.stats.suspicionsRaised++;
+    this.onSuspect(nowMs, { kind: "suspect", name: target.name, incarnation: target.incarnation, from: this.name });
   }
 
   private onPingReq(m: Extract<Message, { type: "pingReq" }>, from: string): void {
@@ -500,11 +605,49 @@ export class SwimCore {
     this.timer("pushPull", this.pushPullIntervalMs());
   }
 
-  /** Tries one remembered dead member, so that two sides of a healed partition find each other again. */
-  private onReconnectTimer(): void {
-    const [peer] = this.randomMembers(1, (r) => r.state === "dead");
-    if (peer && !this.leaving) this.sendState(peer.address, this.nextSeq(), false, false);
+  /**
+   * Serf's reconnect: every reconnectIntervalMs one member held dead or left
+   * (or forgotten since, for up to reconnectTimeoutMs) gets a push-pull. Two sides
+   * of a healed partition find each other this way even when no gossip is
+   * pending, and a member restarted after everyone else forgot it comes back.
+   */
+  private onReconnectTimer(nowMs: number): void {
     this.timer("reconnect", this.config.reconnectIntervalMs);
+    if (this.leaving) return;
+    for (const [name, t] of this.reconnectTargets) if (nowMs - t.sinceMs >= this.config.reconnectTimeoutMs) this.reconnectTargets.delete(name);
+    const [peer] = this.randomMembers(1, (r) => (r.state === "dead" || r.state === "left") && nowMs - r.stateChangeMs < this.config.reconnectTimeoutMs);
+    let address = peer?.address;
+    // Forgotten members get a share of the attempts in proportion to their number.
+    const forgotten = this.reconnectTargets.size;
+    const counts = this.countByState();
+    const held = counts.dead + counts.left;
+    if (forgotten > 0 && (!address || this.random.int(held + forgotten) < forgotten)) {
+      const i = this.random.int(forgotten);
+      let k = 0;
+      for (const t of this.reconnectTargets.values()) if (k++ === i) address = t.address;
+    }
+    if (!address) return;
+    this.stats.reconnects++;
+    this.sendState(address, this.nextSeq(), false, false);
+  }
+
+  /**
+   * A ping from an address we hold no member at: its sender knows us and we do
+   * not know it (we restarted with an empty table, or the rest of the cluster
+   * re-formed without it). Push our state so both sides learn each other within a
+   * probe interval instead of the next push-pull. Bounded: once per address per
+   * reconnect interval, and at most one such push-pull per probe interval in all
+   * (a forged source address gains an attacker one datagram's worth of state per second).
+   */
+  private onUnknownSender(nowMs: number, from: string): void {
+    if (this.leaving || this.byAddress.has(from) || from === this.address) return;
+    if (nowMs - this.lastUnknownPushMs < this.config.probeIntervalMs) return;
+    const last = this.unknownSenders.get(from);
+    if (last !== undefined && nowMs - last < Math.max(this.config.reconnectIntervalMs, this.config.probeIntervalMs)) return;
+    if (this.unknownSenders.size >= MAX_UNKNOWN_SENDERS) this.unknownSenders.delete(this.unknownSenders.keys().next().value!);
+    this.unknownSenders.set(from, nowMs);
+    this.lastUnknownPushMs = nowMs;
+    this.sendState(from, this.nextSeq(), false, false);
   }
 
   private sendState(to: string, id: number, response: boolean, join: boolean): void {
@@ -540,6 +683,7 @@ export class SwimCore {
   }
 
   private onPushPull(nowMs: number, m: Extract<Message, { type: "pushPull" }>, from: string): void {
+    // An unknown sender plants at most the free part of the table (maxMembers, counted in tableFull).
     for (const e of m.entries) this.mergeEntry(nowMs, e, m.sender);
     if (!m.response) {
       const key = `${from}/${m.id}`;
@@ -547,16 +691,24 @@ export class SwimCore {
       this.recentPushPulls.set(key, true);
       if (this.recentPushPulls.size > MAX_RECENT_PUSH_PULLS) this.recentPushPulls.delete(this.recentPushPulls.keys().next().value!);
       this.sendState(from, m.id, true, m.join);
-    } else if (this.joining) {
-      this.joining = undefined;
-      this.cancel("join");
-      this.out.notices.push("joined");
+      return;
     }
+    const req = this.joinRequests.get(m.id);
+    const j = req && this.joins.get(req.join);
+    if (!req || !j || !j.pending.delete(req.address)) return;
+    j.answered++;
+    if (!j.untilAll || j.pending.size === 0) this.finishJoin(j);
   }
 
   private mergeEntry(nowMs: number, e: PushPullEntry, sender: string): void {
     switch (e.state) {
       case StateCode.alive:
+        // The sender's table holds our name at another address: the cluster knows another
+        // live node by this name, and this one is the duplicate.
+        if (e.name === this.name && e.address !== this.address && !this.leaving && this.plausible(this.self, e.incarnation)) {
+          this.conflict(nowMs, this.name, e.address, this.address, true);
+          return;
+        }
         this.onAlive(nowMs, { kind: "alive", name: e.name, address: e.address, incarnation: e.incarnation, meta: e.meta });
         return;
       case StateCode.left:
@@ -570,23 +722,29 @@ export class SwimCore {
     }
   }
 
-  private sendJoinAttempt(_nowMs: number): void {
-    const j = this.joining!;
-    for (const s of j.seeds) this.sendState(s, j.id, false, true);
-    this.timer("join", this.config.joinRetryIntervalMs);
+  private sendJoinAttempt(j: JoinAttempt): void {
+    for (const address of j.pending) {
+      // A fresh id per attempt: the seed answers each request id once (recentPushPulls).
+      const id = this.nextSeq();
+      this.joinRequests.set(id, { join: j.id, address });
+      this.sendState(address, id, false, true);
+    }
+    this.timer(`join:${j.id}`, this.config.joinRetryIntervalMs);
   }
 
-  private onJoinTimer(nowMs: number): void {
-    const j = this.joining;
+  private onJoinTimer(id: number): void {
+    const j = this.joins.get(id);
     if (!j) return;
-    if (j.attempt >= this.config.joinMaxAttempts) {
-      this.joining = undefined;
-      this.out.notices.push("joinFailed");
-      return;
-    }
+    if (j.attempt >= this.config.joinMaxAttempts) return this.finishJoin(j);
     j.attempt++;
-    j.id = this.nextSeq();
-    this.sendJoinAttempt(nowMs);
+    this.sendJoinAttempt(j);
+  }
+
+  private finishJoin(j: JoinAttempt): void {
+    this.joins.delete(j.id);
+    this.cancel(`join:${j.id}`);
+    for (const [id, req] of this.joinRequests) if (req.join === j.id) this.joinRequests.delete(id);
+    this.out.joins.push({ id: j.id, answered: j.answered, addresses: j.addresses });
   }
 
   // ---- state changes (memberlist's aliveNode / suspectNode / deadNode) --------
@@ -599,8 +757,18 @@ export class SwimCore {
 
   private onAlive(nowMs: number, a: Extract<Update, { kind: "alive" }>): void {
     if (a.name === this.name) {
-      // An alive about us that is newer than ours, or the same incarnation with other data, is stale or forged: outbid it.
-      if (!this.leaving && (a.incarnation > this.self.incarnation || (a.incarnation === this.self.incarnation && (a.address !== this.address || !sameBytes(a.meta, this.self.meta))))) {
+      if (this.leaving || !this.plausible(this.self, a.incarnation)) return;
+      if (a.address !== this.address) {
+        // Another node claims our name. Gossip cannot tell which of us is the newcomer, so
+        // this is a warning (self: false); a push-pull entry, a member's table, decides (mergeEntry).
+        // Outbid it, so the members that hold us keep holding us.
+        this.conflict(nowMs, this.name, this.address, a.address, false);
+        if (a.incarnation >= this.self.incarnation) this.refute(a.incarnation);
+        return;
+      }
+      // An alive about us that is newer than ours, or the same incarnation with other data, is stale or forged
+      // (or from our previous life, before a restart): outbid it.
+      if (a.incarnation > this.self.incarnation || (a.incarnation === this.self.incarnation && !sameBytes(a.meta, this.self.meta))) {
         this.refute(a.incarnation);
       }
       return;
@@ -611,11 +779,20 @@ export class SwimCore {
         this.stats.tableFull++;
         return;
       }
-      const rec: Rec = { name: a.name, address: a.address, incarnation: a.incarnation, state: "alive", meta: a.meta, stateChangeMs: nowMs, suspicion: undefined, finalChecksSent: 0 };
+      const rec = newRec(a.name, a.address, a.incarnation, a.meta, nowMs);
       this.addRecord(rec);
+      this.reconnectTargets.delete(a.name);
       this.queue.queue(a);
       this.emit("join", rec, undefined);
       this.emit("alive", rec, undefined);
+      return;
+    }
+    if (!this.plausible(r, a.incarnation)) return;
+    if (a.address !== r.address && (r.state === "alive" || r.state === "suspect")) {
+      // memberlist's conflict: a live member keeps its address; a second node under its name
+      // is reported, never allowed to flip the record (which would redirect its traffic).
+      // Once the record is dead or left the name is free again (a restart elsewhere).
+      this.conflict(nowMs, a.name, r.address, a.address, false);
       return;
     }
     if (a.incarnation <= r.incarnation) return;
@@ -625,7 +802,7 @@ export class SwimCore {
     const changed = r.address !== a.address || !sameBytes(r.meta, a.meta);
     this.clearSuspicion(r);
     r.incarnation = a.incarnation;
-    r.address = a.address;
+    this.setAddress(r, a.address);
     r.meta = a.meta;
     if (prev !== "alive") this.setState(r, "alive", nowMs);
     this.queue.queue(a);
@@ -642,7 +819,7 @@ export class SwimCore {
 
   private onSuspect(nowMs: number, s: Extract<Update, { kind: "suspect" }>): void {
     if (s.name === this.name) {
-      if (this.leaving) return;
+      if (this.leaving || !this.plausible(this.self, s.incarnation)) return;
       if (s.incarnation < this.self.incarnation) {
         // A stale accusation: someone missed our refutation. Send it again, first in line,
         // so the ack to this very (buddy) ping carries it to the accuser.
@@ -654,12 +831,13 @@ export class SwimCore {
       return;
     }
     const r = this.members.get(s.name);
-    if (!r || s.incarnation < r.incarnation) return;
+    if (!r || s.incarnation < r.incarnation || !this.plausible(r, s.incarnation)) return;
     if (r.suspicion) {
-      // Lifeguard: an independent confirmation shortens the timeout; re-gossip it so others gain it too.
+      // Lifeguard: an independent confirmation (another member's, or our own failed probe of a
+      // suspect) shortens the timeout; re-gossip it so others gain it too.
       if (r.suspicion.confirm(s.from)) {
         this.queue.queue(s);
-        this.timer(`suspect:${r.name}`, Math.max(0, r.suspicion.remainingMs(nowMs)));
+        this.armSuspicion(r, nowMs);
       }
       return;
     }
@@ -672,41 +850,65 @@ export class SwimCore {
     const maxMs = c.lifeguard ? c.suspicionMaxTimeoutMult * minMs : minMs;
     r.incarnation = s.incarnation;
     r.finalChecksSent = 0;
+    r.lastCheckMs = -Infinity;
     r.suspicion = new Suspicion(s.incarnation, nowMs, k, minMs, maxMs, s.from);
     this.setState(r, "suspect", nowMs);
     this.queue.queue(s);
-    this.timer(`suspect:${r.name}`, Math.max(0, r.suspicion.remainingMs(nowMs)));
+    this.armSuspicion(r, nowMs);
     this.emit("suspect", r, "alive");
+  }
+
+  /** Half a (health-scaled) probe timeout: the spacing of the last-chance buddy pings. */
+  private finalCheckStepMs(): number {
+    return this.awareness.scaleTimeout(this.config.probeTimeoutMs) / 2;
+  }
+
+  /**
+   * Arms a suspicion's timer. With Lifeguard the FINAL_CHECKS last-chance pings fall
+   * inside the last FINAL_CHECKS·step of the timeout (not after it, which would
+   * make every detection that much slower), at least a step apart, and the death
+   * comes at least a step after the last one, so the suspect's ack has time to arrive.
+   */
+  private armSuspicion(r: Rec, nowMs: number): void {
+    const left = r.suspicion!.remainingMs(nowMs);
+    if (!this.config.lifeguard) return this.timer(`suspect:${r.name}`, Math.max(0, left));
+    const step = this.finalCheckStepMs();
+    const checksLeft = Math.max(0, FINAL_CHECKS - r.finalChecksSent);
+    this.timer(`suspect:${r.name}`, Math.max(0, left - checksLeft * step, r.lastCheckMs + step - nowMs));
   }
 
   private onSuspicionTimer(nowMs: number, name: string): void {
     const r = this.members.get(name);
     if (!r || r.state !== "suspect" || !r.suspicion) return;
     const left = r.suspicion.remainingMs(nowMs);
-    // Under a millisecond counts as expired: with fractional times, now + tiny can round to now
-    // and a timer re-armed for the remainder would fire again at the same instant forever.
-    if (left >= 1) {
-      this.timer(`suspect:${name}`, left);
-      return;
-    }
-    if (this.config.lifeguard && r.finalChecksSent < FINAL_CHECKS) {
-      // Buddy system, last chance: a member that missed the refutation gossip (likely
-      // under loss) asks the suspect itself; its ack carries the refutation. Only
-      // members still holding the suspicion pay for these pings; a real crash is
-      // declared FINAL_CHECKS * probeTimeoutMs / 2 later.
-      r.finalChecksSent++;
-      this.stats.finalChecks++;
-      this.sendWithUpdates(r.address, { type: "ping", seq: this.nextSeq(), target: r.name, updates: [{ kind: "suspect", name: r.name, incarnation: r.incarnation, from: this.name }] });
-      this.timer(`suspect:${name}`, this.awareness.scaleTimeout(this.config.probeTimeoutMs) / 2);
-      return;
+    // "Not yet" means at least a millisecond away: with fractional times, now + tiny can round to
+    // now, and a timer re-armed for the remainder would fire again at the same instant forever.
+    if (!this.config.lifeguard) {
+      if (left >= 1) return this.armSuspicion(r, nowMs);
+    } else {
+      const step = this.finalCheckStepMs();
+      const checksLeft = FINAL_CHECKS - r.finalChecksSent;
+      if (left - Math.max(0, checksLeft) * step >= 1 || r.lastCheckMs + step - nowMs >= 1) return this.armSuspicion(r, nowMs);
+      // Buddy system, last chance: a member that missed the refutation gossip (likely under
+      // loss) asks the suspect itself; its ack carries the refutation. Only members still
+      // holding the suspicion pay for these pings. A suspect that spoke to us directly since
+      // we began to suspect it is up: it gets FINAL_CHECKS more chances before we give up.
+      const heard = r.lastHeardMs >= r.suspicion.startMs;
+      if (checksLeft > 0 || (heard && r.finalChecksSent < 2 * FINAL_CHECKS)) {
+        r.finalChecksSent++;
+        r.lastCheckMs = nowMs;
+        this.stats.finalChecks++;
+        this.sendWithUpdates(r.address, { type: "ping", seq: this.nextSeq(), target: r.name, updates: [{ kind: "suspect", name: r.name, incarnation: r.incarnation, from: this.name }] });
+        return this.armSuspicion(r, nowMs);
+      }
     }
     this.stats.deathsDeclared++;
-    this.onDead(nowMs, { kind: "dead", name, incarnation: r.incarnation, from: this.name });
+    this.declareDead(nowMs, r, { kind: "dead", name, incarnation: r.incarnation, from: this.name });
   }
 
   private onDead(nowMs: number, d: Extract<Update, { kind: "dead" }>): void {
     if (d.name === this.name) {
-      if (this.leaving) return;
+      if (this.leaving || !this.plausible(this.self, d.incarnation)) return;
       if (d.incarnation < this.self.incarnation) {
         this.queue.queue(this.selfAlive());
         return;
@@ -716,8 +918,25 @@ export class SwimCore {
       return;
     }
     const r = this.members.get(d.name);
-    if (!r || d.incarnation < r.incarnation) return;
+    if (!r || d.incarnation < r.incarnation || !this.plausible(r, d.incarnation)) return;
     if (r.state === "dead" || r.state === "left") return;
+    if (this.config.lifeguard && d.from !== d.name) {
+      // Another member's verdict (a leave, from the member itself, is always taken). We take it
+      // only for a member we have suspected ourselves for at least half the minimum timeout
+      // and not heard from since: a crash always looks like that by the time a death is
+      // announced. Otherwise the verdict is stale (e.g. made on the other side of a partition
+      // that has healed) and counts as a suspicion or a confirmation, which a live member refutes.
+      const s = r.suspicion;
+      if (!s || nowMs - s.startMs < s.minMs / 2 || r.lastHeardMs >= s.startMs) {
+        this.stats.deathsDowngraded++;
+        this.onSuspect(nowMs, { kind: "suspect", name: d.name, incarnation: d.incarnation, from: d.from });
+        return;
+      }
+    }
+    this.declareDead(nowMs, r, d);
+  }
+
+  private declareDead(nowMs: number, r: Rec, d: Extract<Update, { kind: "dead" }>): void {
     const prev = r.state;
     this.clearSuspicion(r);
     r.incarnation = d.incarnation;
@@ -729,10 +948,30 @@ export class SwimCore {
 
   private refute(accusedIncarnation: number): void {
     this.stats.refutations++;
-    this.self.incarnation = Math.max(this.self.incarnation, accusedIncarnation) + 1;
+    // Bounded: accusations above MAX_INCARNATION never decode, and jumps are refused (plausible).
+    this.self.incarnation = Math.min(MAX_INCARNATION, Math.max(this.self.incarnation, accusedIncarnation) + 1);
     this.queue.queue(this.selfAlive());
     // Having to refute means others cannot hear us well: likely our own fault, so slow our judgements.
     this.awareness.apply(1);
+  }
+
+  /** An incarnation more than MAX_INCARNATION_STEP above the one we hold is refused (counted). */
+  private plausible(r: Rec, incarnation: number): boolean {
+    if (incarnation - r.incarnation <= MAX_INCARNATION_STEP) return true;
+    this.stats.refusedIncarnations++;
+    return false;
+  }
+
+  /** Reports a name claimed from a second address, at most once per claim per CONFLICT_REPEAT_PROBES probe intervals. */
+  private conflict(nowMs: number, name: string, existing: string, other: string, self: boolean): void {
+    const key = `${self ? 1 : 0}\u0000${name}\u0000${other}`;
+    const last = this.conflictsSeen.get(key);
+    if (last !== undefined && nowMs - last < CONFLICT_REPEAT_PROBES * this.config.probeIntervalMs) return;
+    this.conflictsSeen.delete(key);
+    if (this.conflictsSeen.size >= MAX_CONFLICTS_REMEMBERED) this.conflictsSeen.delete(this.conflictsSeen.keys().next().value!);
+    this.conflictsSeen.set(key, nowMs);
+    this.stats.conflicts++;
+    this.out.conflicts.push({ name, existing, other, self });
   }
 
   private clearSuspicion(r: Rec): void {
@@ -744,13 +983,34 @@ export class SwimCore {
 
   private onReapTimer(nowMs: number): void {
     for (const r of [...this.members.values()]) {
-      if (r !== this.self && (r.state === "dead" || r.state === "left") && nowMs - r.stateChangeMs >= this.config.forgetDeadAfterMs) this.removeRecord(r);
+      if (r !== this.self && (r.state === "dead" || r.state === "left") && nowMs - r.stateChangeMs >= this.config.forgetDeadAfterMs) {
+        this.removeRecord(r);
+        // Keep trying it (reconnect) until reconnectTimeoutMs after it went away.
+        if (nowMs - r.stateChangeMs < this.config.reconnectTimeoutMs && this.config.reconnectIntervalMs > 0) {
+          if (this.reconnectTargets.size >= MAX_RECONNECT_TARGETS) this.reconnectTargets.delete(this.reconnectTargets.keys().next().value!);
+          this.reconnectTargets.set(r.name, { address: r.address, sinceMs: r.stateChangeMs });
+        }
+      }
     }
     this.timer("reap", this.reapIntervalMs());
   }
 
   private reapIntervalMs(): number {
     return Math.max(100, this.config.forgetDeadAfterMs / 4);
+  }
+
+  /** Notes direct contact: a datagram from a member's address, or a push-pull it sent. */
+  private heardFrom(nowMs: number, from: string, sender: string | undefined): void {
+    const byAddr = this.byAddress.get(from);
+    if (byAddr !== undefined) this.heard(nowMs, byAddr);
+    if (sender !== undefined && sender !== byAddr) this.heard(nowMs, sender);
+  }
+
+  private heard(nowMs: number, name: string): void {
+    const r = this.members.get(name);
+    if (!r || r === this.self) return;
+    r.lastHeardMs = nowMs;
+    if (this.probe && this.probe.target === name) this.probe.heard = true;
   }
 
   // ---- helpers -----------------------------------------------------------------
@@ -766,6 +1026,7 @@ export class SwimCore {
 
   private addRecord(r: Rec): void {
     this.members.set(r.name, r);
+    if (r !== this.self) this.byAddress.set(r.address, r.name);
     this.nameIndex.set(r.name, this.names.length);
     this.names.push(r.name);
     // Probe a newcomer within this round, at a random place among those not yet probed.
@@ -778,8 +1039,17 @@ export class SwimCore {
     }
   }
 
+  /** Changes a member's address, keeping the address → name index (used to recognise direct contact). */
+  private setAddress(r: Rec, address: string): void {
+    if (r.address === address) return;
+    if (this.byAddress.get(r.address) === r.name) this.byAddress.delete(r.address);
+    r.address = address;
+    this.byAddress.set(address, r.name);
+  }
+
   private removeRecord(r: Rec): void {
     this.members.delete(r.name);
+    if (this.byAddress.get(r.address) === r.name) this.byAddress.delete(r.address);
     const i = this.nameIndex.get(r.name)!;
     const last = this.names.pop()!;
     if (last !== r.name) {
@@ -832,6 +1102,10 @@ export class SwimCore {
   private emit(type: MemberEventType, r: Rec, previous: MemberState | undefined): void {
     this.out.events.push({ type, member: view(r), previous });
   }
+}
+
+function newRec(name: string, address: string, incarnation: number, meta: Uint8Array | null, nowMs: number): Rec {
+  return { name, address, incarnation, state: "alive", meta, stateChangeMs: nowMs, suspicion: undefined, finalChecksSent: 0, lastCheckMs: -Infinity, lastHeardMs: -Infinity };
 }
 
 function view(r: Rec): Member {

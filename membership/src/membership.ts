@@ -2,7 +2,7 @@
 // random source, and exposes a swim-js-like API with events.
 import { EventEmitter } from "node:events";
 import { type MembershipConfig, type ProfileName, resolveConfig } from "./config.js";
-import { type CoreStats, type MemberEvent, SwimCore } from "./core.js";
+import { type Conflict, type CoreStats, type JoinResult, type MemberEvent, SwimCore } from "./core.js";
 import { encodeMeta, MAX_ADDRESS_BYTES, MAX_NAME_BYTES } from "./messages.js";
 import type { DatagramChannel, Member, MembershipClock, MembershipRandom } from "./types.js";
 
@@ -45,6 +45,12 @@ export interface MembershipStats extends CoreStats {
  * alive, also after refuting a suspicion), "suspect", "dead", "left", "update"
  * (metadata or address changed), and "change" for every one of them; each
  * listener gets a `MemberEvent` ({ type, member, previous }).
+ *
+ * "conflict" (a `Conflict`: { name, existing, other, self }) is not a change:
+ * a second node claims a live member's name from another address, and the
+ * table keeps the existing address. With `self: true` the name is this
+ * member's own and the cluster holds it alive elsewhere: this node is the
+ * duplicate, and the application should stop it (the agent exits non-zero).
  */
 export class Membership extends EventEmitter {
   readonly config: MembershipConfig;
@@ -54,7 +60,8 @@ export class Membership extends EventEmitter {
   private readonly timers = new Map<string, unknown>();
   private started = false;
   private closed = false;
-  private joinWaiters: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  private bootstrapping = false;
+  private readonly joinWaiters = new Map<number, (r: JoinResult) => void>();
   private leaveWaiters: (() => void)[] = [];
 
   constructor(opts: MembershipOptions) {
@@ -80,24 +87,53 @@ export class Membership extends EventEmitter {
    * config.joinMaxAttempts attempts (the member keeps running alone).
    */
   bootstrap(seeds: readonly string[] = []): Promise<void> {
+    if (this.bootstrapping) return Promise.reject(new MembershipError("invalid", "bootstrap already in progress"));
+    this.bootstrapping = true;
+    return this.startJoin(seeds, false)
+      .then((r) => {
+        if (r.addresses > 0 && r.answered === 0) {
+          throw new MembershipError("join_failed", `no seed answered after ${this.config.joinMaxAttempts} attempts ${this.config.joinRetryIntervalMs} ms apart: ${seeds.join(", ")}`);
+        }
+      })
+      .finally(() => {
+        this.bootstrapping = false;
+      });
+  }
+
+  /**
+   * (Re)joins through `addresses` at any time while running, also when this
+   * member is alone (it starts the protocol if bootstrap was never called):
+   * a push-pull with each, retried up to config.joinMaxAttempts times
+   * config.joinRetryIntervalMs apart until it answers. Resolves with how many
+   * addresses answered (0: nobody was reached — the caller decides whether to
+   * retry, see retryJoin); settles within joinMaxAttempts × joinRetryIntervalMs.
+   * Rejects with MembershipError "invalid" (bad addresses, more than 256, or
+   * more than 16 joins at once) or "closed".
+   */
+  join(addresses: readonly string[]): Promise<number> {
+    return this.startJoin(addresses, true).then((r) => r.answered);
+  }
+
+  private startJoin(addresses: readonly string[], untilAll: boolean): Promise<JoinResult> {
     if (this.closed) return Promise.reject(new MembershipError("closed", "membership is closed"));
-    if (this.joinWaiters) return Promise.reject(new MembershipError("invalid", "bootstrap already in progress"));
-    if (!Array.isArray(seeds) || seeds.some((s) => typeof s !== "string" || s.length === 0)) return Promise.reject(new MembershipError("invalid", "seeds must be an array of \"host:port\" strings"));
-    return new Promise<void>((resolve, reject) => {
-      this.joinWaiters = { resolve, reject };
+    if (!Array.isArray(addresses) || addresses.some((s) => typeof s !== "string" || s.length === 0 || Buffer.byteLength(s) > MAX_ADDRESS_BYTES)) {
+      return Promise.reject(new MembershipError("invalid", "addresses must be an array of \"host:port\" strings"));
+    }
+    return new Promise<JoinResult>((resolve, reject) => {
       if (!this.started) {
         this.started = true;
         this.core.start(this.clock.now());
       }
-      this.core.join(this.clock.now(), seeds);
-      this.flush();
-    }).finally(() => {
-      this.joinWaiters = undefined;
-    }).catch((e: unknown) => {
-      if (e instanceof MembershipError && e.code === "join_failed") {
-        throw new MembershipError("join_failed", `no seed answered after ${this.config.joinMaxAttempts} attempts ${this.config.joinRetryIntervalMs} ms apart: ${seeds.join(", ")}`);
+      let id: number;
+      try {
+        id = this.core.join(this.clock.now(), addresses, untilAll);
+      } catch (e) {
+        this.flush();
+        reject(new MembershipError("invalid", (e as Error).message));
+        return;
       }
-      throw e;
+      this.joinWaiters.set(id, (r) => (this.closed ? reject(new MembershipError("closed", "membership closed before joining")) : resolve(r)));
+      this.flush();
     });
   }
 
@@ -148,12 +184,14 @@ export class Membership extends EventEmitter {
   /** Stops at once without announcing anything (others will detect it as failed). */
   close(): void {
     if (this.closed) return;
+    // Closed first: joins the core finishes on stop reject as "closed", and no timer is set again.
+    this.closed = true;
     this.core.stop();
     this.flush();
-    this.closed = true;
     for (const h of this.timers.values()) this.clock.clearTimer(h);
     this.timers.clear();
-    this.joinWaiters?.reject(new MembershipError("closed", "membership closed before joining"));
+    for (const w of [...this.joinWaiters.values()]) w({ id: 0, answered: 0, addresses: 0 });
+    this.joinWaiters.clear();
     for (const w of this.leaveWaiters.splice(0)) w();
   }
 
@@ -204,11 +242,13 @@ export class Membership extends EventEmitter {
       }
     }
     for (const e of out.events) this.emitEvent(e);
-    for (const n of out.notices) {
-      if (n === "joined") this.joinWaiters?.resolve();
-      else if (n === "joinFailed") this.joinWaiters?.reject(new MembershipError("join_failed", "no seed answered"));
-      else if (n === "leaveDone") this.close();
+    for (const c of out.conflicts) this.emit("conflict", c);
+    for (const r of out.joins) {
+      const w = this.joinWaiters.get(r.id);
+      this.joinWaiters.delete(r.id);
+      w?.(r);
     }
+    for (const n of out.notices) if (n === "leaveDone") this.close();
   }
 
   private emitEvent(e: MemberEvent): void {

@@ -4,6 +4,18 @@ import { Encoder } from "cbor-x";
 
 export const MAX_NAME_BYTES = 128;
 export const MAX_ADDRESS_BYTES = 256;
+/**
+ * The largest incarnation on the wire. Far below 2^53 so that every accepted
+ * incarnation can be incremented and still encoded and decoded exactly (an
+ * incarnation of 2^53−1 once made a refutation of 2^53 undecodable: the
+ * victim could never outbid it). Jumps far above what a member is known at are
+ * refused separately (core.ts, MAX_INCARNATION_STEP).
+ */
+export const MAX_INCARNATION = 2 ** 32 - 1;
+/** Probe sequence numbers and push-pull ids: this side makes them below 2^31 (core.ts nextSeq). */
+export const MAX_SEQ = 2 ** 32 - 1;
+/** Chunks of one push-pull: MAX_ITEMS entries per chunk times this is far above any maxMembers worth gossiping. */
+export const MAX_PARTS = 0xffff;
 
 export type UpdateKind = "alive" | "suspect" | "dead";
 
@@ -101,8 +113,9 @@ function fail(why: string): never {
   throw new MalformedMessage(why);
 }
 
-function uint(v: unknown, what: string): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) fail(`${what} is not a non-negative integer`);
+/** Every decoded number has a bound: a non-negative integer of at most `max`. */
+function uint(v: unknown, what: string, max: number): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v > max) fail(`${what} is not an integer in 0..${max}`);
   return v;
 }
 
@@ -132,13 +145,13 @@ function decodeUpdate(v: unknown, maxMetaBytes: number): Update {
   switch (a[0]) {
     case U.alive:
       if (a.length !== 5) fail("alive update has wrong arity");
-      return { kind: "alive", name: str(a[1], "name", MAX_NAME_BYTES), address: str(a[2], "address", MAX_ADDRESS_BYTES), incarnation: uint(a[3], "incarnation"), meta: meta(a[4], maxMetaBytes) };
+      return { kind: "alive", name: str(a[1], "name", MAX_NAME_BYTES), address: str(a[2], "address", MAX_ADDRESS_BYTES), incarnation: uint(a[3], "incarnation", MAX_INCARNATION), meta: meta(a[4], maxMetaBytes) };
     case U.suspect:
       if (a.length !== 4) fail("suspect update has wrong arity");
-      return { kind: "suspect", name: str(a[1], "name", MAX_NAME_BYTES), incarnation: uint(a[2], "incarnation"), from: str(a[3], "from", MAX_NAME_BYTES) };
+      return { kind: "suspect", name: str(a[1], "name", MAX_NAME_BYTES), incarnation: uint(a[2], "incarnation", MAX_INCARNATION), from: str(a[3], "from", MAX_NAME_BYTES) };
     case U.dead:
       if (a.length !== 4) fail("dead update has wrong arity");
-      return { kind: "dead", name: str(a[1], "name", MAX_NAME_BYTES), incarnation: uint(a[2], "incarnation"), from: str(a[3], "from", MAX_NAME_BYTES) };
+      return { kind: "dead", name: str(a[1], "name", MAX_NAME_BYTES), incarnation: uint(a[2], "incarnation", MAX_INCARNATION), from: str(a[3], "from", MAX_NAME_BYTES) };
     default:
       return fail("unknown update kind");
   }
@@ -154,9 +167,8 @@ function updates(v: unknown, maxMetaBytes: number): Update[] {
 function decodeEntry(v: unknown, maxMetaBytes: number): PushPullEntry {
   const a = arr(v, "entry", 5);
   if (a.length !== 5) fail("push-pull entry has wrong arity");
-  const state = uint(a[3], "state");
-  if (state > 3) fail("unknown member state");
-  return { name: str(a[0], "name", MAX_NAME_BYTES), address: str(a[1], "address", MAX_ADDRESS_BYTES), incarnation: uint(a[2], "incarnation"), state: state as StateCode, meta: meta(a[4], maxMetaBytes) };
+  const state = uint(a[3], "state", 3);
+  return { name: str(a[0], "name", MAX_NAME_BYTES), address: str(a[1], "address", MAX_ADDRESS_BYTES), incarnation: uint(a[2], "incarnation", MAX_INCARNATION), state: state as StateCode, meta: meta(a[4], maxMetaBytes) };
 }
 
 /** Decodes and validates one datagram; throws MalformedMessage (never anything else) on bad input. */
@@ -171,24 +183,24 @@ export function decodeMessage(bytes: Uint8Array, maxMetaBytes: number): Message 
   switch (a[0]) {
     case T.ping:
       if (a.length !== 4) fail("ping has wrong arity");
-      return { type: "ping", seq: uint(a[1], "seq"), target: str(a[2], "target", MAX_NAME_BYTES), updates: updates(a[3], maxMetaBytes) };
+      return { type: "ping", seq: uint(a[1], "seq", MAX_SEQ), target: str(a[2], "target", MAX_NAME_BYTES), updates: updates(a[3], maxMetaBytes) };
     case T.pingReq:
       if (a.length !== 6) fail("ping-req has wrong arity");
-      return { type: "pingReq", seq: uint(a[1], "seq"), target: str(a[2], "target", MAX_NAME_BYTES), targetAddress: str(a[3], "targetAddress", MAX_ADDRESS_BYTES), wantNack: flag(a[4], "wantNack"), updates: updates(a[5], maxMetaBytes) };
+      return { type: "pingReq", seq: uint(a[1], "seq", MAX_SEQ), target: str(a[2], "target", MAX_NAME_BYTES), targetAddress: str(a[3], "targetAddress", MAX_ADDRESS_BYTES), wantNack: flag(a[4], "wantNack"), updates: updates(a[5], maxMetaBytes) };
     case T.ack:
     case T.nack:
       if (a.length !== 3) fail("ack has wrong arity");
-      return { type: a[0] === T.ack ? "ack" : "nack", seq: uint(a[1], "seq"), updates: updates(a[2], maxMetaBytes) };
+      return { type: a[0] === T.ack ? "ack" : "nack", seq: uint(a[1], "seq", MAX_SEQ), updates: updates(a[2], maxMetaBytes) };
     case T.gossip:
       if (a.length !== 2) fail("gossip has wrong arity");
       return { type: "gossip", updates: updates(a[1], maxMetaBytes) };
     case T.pushPull: {
       if (a.length !== 8) fail("push-pull has wrong arity");
-      const part = uint(a[4], "part");
-      const parts = uint(a[5], "parts");
+      const part = uint(a[4], "part", MAX_PARTS);
+      const parts = uint(a[5], "parts", MAX_PARTS);
       if (parts < 1 || part >= parts) fail("push-pull part out of range");
       return {
-        type: "pushPull", id: uint(a[1], "id"), response: flag(a[2], "response"), join: flag(a[3], "join"), part, parts,
+        type: "pushPull", id: uint(a[1], "id", MAX_SEQ), response: flag(a[2], "response"), join: flag(a[3], "join"), part, parts,
         sender: str(a[6], "sender", MAX_NAME_BYTES), entries: arr(a[7], "entries", MAX_ITEMS).map((e) => decodeEntry(e, maxMetaBytes)),
       };
     }
