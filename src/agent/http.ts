@@ -284,11 +284,9 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
       send(res, req, reply, metrics);
       logger.debug({ method: req.method, url: req.url, status: reply.status, ms: Math.round((clock.now() - t0) * 10) / 10 }, "http");
     };
-    let url: URL;
-    try {
-      url = new URL(req.url ?? "/", "http://agent");
-    } catch {
-      finish({ status: 400, body: { error: "invalid", message: "the request URL cannot be parsed" } });
+    const url = requestUrl(req.url ?? "/");
+    if (!url) {
+      finish({ status: 400, body: { error: "invalid", message: "the request target must be a path (/v1/...) or an http(s) URL" } });
       return;
     }
     route(req, url).then(
@@ -317,6 +315,21 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
       },
     );
   };
+}
+
+/**
+ * The request target as a URL. A path is taken as a path even when it starts
+ * with "//" (resolved against a base, "//evil/v1/keys/k" would become host
+ * "evil" and path "/v1/keys/k"); an absolute http(s) URL (proxies send those) is accepted.
+ */
+function requestUrl(target: string): URL | undefined {
+  try {
+    if (target.startsWith("/")) return new URL("http://agent" + target);
+    const u = new URL(target);
+    return u.protocol === "http:" || u.protocol === "https:" ? u : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function methodNotAllowed(method: string, routeName: string, allowed: string[]): HttpError {

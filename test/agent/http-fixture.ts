@@ -170,12 +170,14 @@ export function rawStatus(text: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** The JSON body of the first response in raw bytes, or undefined. */
+/** The JSON body of the first response in raw bytes (its content-length's worth), or undefined. */
 export function rawJson(text: string): Record<string, unknown> | undefined {
   const i = text.indexOf("\r\n\r\n");
   if (i < 0) return undefined;
+  const length = /\r\ncontent-length: (\d+)\r\n/i.exec(text.slice(0, i + 2));
+  const body = Buffer.from(text.slice(i + 4), "latin1");
   try {
-    return JSON.parse(text.slice(i + 4)) as Record<string, unknown>;
+    return JSON.parse((length ? body.subarray(0, Number(length[1])) : body).toString("utf8")) as Record<string, unknown>;
   } catch {
     return undefined;
   }

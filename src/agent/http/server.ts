@@ -53,18 +53,26 @@ export async function startHttpServer(
   const refused = new WeakSet<Socket>();
   /** Sockets with a response in progress: node's clientError must not write raw bytes into those. */
   const responding = new WeakMap<Socket, number>();
+  /** Sockets whose later bytes node could not parse while a response was in progress: closed once it is sent. */
+  const closeAfterResponse = new WeakSet<Socket>();
   let lingering = 0;
+
+  const track = (socket: Socket, res: ServerResponse): void => {
+    responding.set(socket, (responding.get(socket) ?? 0) + 1);
+    res.once("close", () => {
+      const n = (responding.get(socket) ?? 1) - 1;
+      if (n <= 0) {
+        responding.delete(socket);
+        if (closeAfterResponse.has(socket)) socket.destroy();
+      } else responding.set(socket, n);
+    });
+  };
 
   const wrapped: RequestHandler = (req, res) => {
     const socket = req.socket;
     // A refused connection was answered already; a request on it is not served.
     if (refused.has(socket)) return;
-    responding.set(socket, (responding.get(socket) ?? 0) + 1);
-    res.once("close", () => {
-      const n = (responding.get(socket) ?? 1) - 1;
-      if (n <= 0) responding.delete(socket);
-      else responding.set(socket, n);
-    });
+    track(socket, res);
     if (token && !isOpenRoute(req) && !tokenMatches(token, req.headers.authorization)) {
       stats.unauthorized++;
       const body = errorBody("unauthorized", "this agent needs `Authorization: Bearer <token>` (the token in its --http-token-file)");
@@ -138,7 +146,14 @@ export async function startHttpServer(
   });
 
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === "ECONNRESET" || !socket.writable || responding.has(socket) || refused.has(socket)) {
+    if (responding.has(socket) && err.code !== "ECONNRESET" && socket.writable) {
+      // Garbage after a request (a body without content-length, say) must not
+      // cost that request its answer: the parser stops here, the answer in
+      // progress is sent, then the connection is closed.
+      closeAfterResponse.add(socket);
+      return;
+    }
+    if (err.code === "ECONNRESET" || !socket.writable || refused.has(socket)) {
       socket.destroy();
       return;
     }
@@ -146,6 +161,22 @@ export async function startHttpServer(
     logger?.debug({ remote: socket.remoteAddress, code: err.code, status }, "refused a request node could not parse");
     socket.end(rawErrorResponse(status, "invalid", message));
   });
+
+  // What node would otherwise answer itself without a JSON body (417) or by
+  // dropping the connection (CONNECT, Upgrade): refused like any bad request.
+  server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
+    track(req.socket, res);
+    // The body that may follow is not read: nothing after this answer is parsed.
+    closeAfterResponse.add(req.socket);
+    const body = errorBody("invalid", `unsupported expectation ${JSON.stringify(String(req.headers.expect).slice(0, 64))} (only 100-continue)`);
+    res.writeHead(417, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body), connection: "close" });
+    res.end(body);
+  });
+  const noTunnels = (req: IncomingMessage, socket: Socket): void => {
+    socket.end(rawErrorResponse(req.method === "CONNECT" ? 405 : 400, "invalid", req.method === "CONNECT" ? "CONNECT is not supported" : "protocol upgrades are not supported"));
+  };
+  server.on("connect", noTunnels);
+  server.on("upgrade", noTunnels);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
