@@ -9,7 +9,7 @@ import { SystemClock } from "../util/clock.js";
 import { cryptoSeededRandom } from "../util/random.js";
 import { resolveAgentConfig, splitAddress, type AgentConfig } from "./config.js";
 import { createHttpHandler, DEFAULT_HTTP_LIMITS, startHttpServer, type StartedHttpServer } from "./http.js";
-import { agentKeyring } from "./keys.js";
+import { agentKeys } from "./keys.js";
 import { createLogger, type Logger } from "./logger.js";
 import { AgentMetrics } from "./metrics.js";
 import { recordStart } from "./state-file.js";
@@ -49,7 +49,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
   const clock = new SystemClock();
   const random = cryptoSeededRandom();
   const startedAt = clock.now();
-  const keyring = agentKeyring(config);
+  const keys = agentKeys(config);
 
   const state = recordStart(config.dataDir, config.name, clock.wallNow());
   if (state.warning) logger.warn(state.warning);
@@ -68,7 +68,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
     expect: config.expect,
     replica: config.replica,
     clusterLabel: config.cluster,
-    ...(keyring ? { keyring } : {}),
+    ...(keys ? { encryptKeys: keys } : {}),
     insecure: config.insecure,
     limits: { maxLeaseMs: config.maxLeaseMs, maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes },
     quietPeriodMs,
@@ -91,13 +91,13 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
       expect: config.expect || undefined,
       replica: config.replica,
       discovery: discover,
-      sealed: keyring !== undefined,
+      sealed: keys !== undefined,
       quietPeriodMs,
       stateFile: state.path || undefined,
     },
     isVoter && quietPeriodMs > 0 ? `started; voting after a quiet period of ${quietPeriodMs} ms (restarted node)` : "started",
   );
-  if (!keyring) logger.warn("datagrams are not sealed (--insecure): anyone who can reach this port can forge locks");
+  if (!keys) logger.warn("datagrams are not sealed (--insecure): anyone who can reach this port can forge locks");
 
   let node: LockerNode | undefined;
   const roleOf = (name: string): "voter" | "replica" | "unknown" => (node ? (node.voters().includes(name) ? "voter" : "replica") : "unknown");

@@ -2,7 +2,6 @@
 // checks its keys) or LOCKER_ENCRYPT / --encrypt (the command-line form is
 // visible to every user of the host through `ps`, so it warns).
 import { readFileSync, statSync } from "node:fs";
-import { Keyring } from "../wire/keyring.js";
 import { ConfigError, type AgentConfig } from "./config.js";
 
 const KEY_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -40,8 +39,8 @@ export function readKeyFile(path: string): string[] {
   return parseKeys(text, `--encrypt-file ${path}`);
 }
 
-/** The keyring the agent seals datagrams with, or undefined for plain datagrams. */
-export function agentKeyring(config: AgentConfig): Keyring | undefined {
+/** The keys the agent seals datagrams with (primary first), or undefined for plain datagrams. */
+export function agentKeys(config: AgentConfig): Buffer[] | undefined {
   const keys = config.encryptFile ? readKeyFile(config.encryptFile) : config.encrypt;
-  return keys.length > 0 ? Keyring.fromBase64(keys) : undefined;
+  return keys.length > 0 ? keys.map((k) => Buffer.from(k, "base64")) : undefined;
 }

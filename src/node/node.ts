@@ -21,8 +21,9 @@ import { ChannelId, type Address } from "../transport/types.js";
 import { createUdpTransport, parseHostPort } from "../transport/udp.js";
 import { SystemClock, type Clock } from "../util/clock.js";
 import { cryptoSeededRandom, type Random } from "../util/random.js";
-import type { Keyring } from "../wire/keyring.js";
+import { Keyring } from "../wire/keyring.js";
 import { chooseAdvertiseAddress, isLoopback } from "./advertise.js";
+import { KeyringControl, KeyringFile, keyringCodec } from "./keyring-control.js";
 import { MemberGate } from "./member-gate.js";
 import { NamedChannel } from "./named-channel.js";
 import { readiness, type Readiness } from "./readiness.js";
@@ -59,7 +60,9 @@ export interface NodeOptions {
   replica?: boolean;
   /** Datagrams of other labels are dropped. Default "locker", as the agent. */
   clusterLabel?: string;
-  /** Seals every datagram (and discovery beacon). Required for a non-loopback bind unless `insecure`. */
+  /** Keys (32 bytes each, the first seals) for every datagram and discovery beacon. Required for a non-loopback bind unless `insecure`. */
+  encryptKeys?: readonly Uint8Array[];
+  /** A ready keyring instead of `encryptKeys` (its keys are then not persisted after a rotation). */
   keyring?: Keyring;
   /** Allow unsealed datagrams on a non-loopback bind (anyone on the network can then forge locks). */
   insecure?: boolean;
@@ -107,6 +110,8 @@ export interface LockerNode {
   readonly replicator: Replicator;
   /** Requests and messages refused because their sender is not a member. */
   readonly gate: MemberGate;
+  /** Cluster-wide keyring rotation; undefined when datagrams are not sealed. */
+  readonly keyring: KeyringControl | undefined;
   /** The voter set in force. */
   voters(): string[];
   configVersion(): number;
@@ -156,7 +161,7 @@ function checkOptions(o: NodeOptions): { voters: string[]; expect: number } {
 
 /** Safe by default: plain datagrams only where nobody else can send them. */
 function checkTrust(o: NodeOptions, bind: string): void {
-  if (o.keyring || o.insecure || o.transport) return;
+  if (o.keyring || (o.encryptKeys?.length ?? 0) > 0 || o.insecure || o.transport) return;
   const { host } = parseHostPort(bind);
   if (isLoopback(host)) return;
   throw new LockerError(
@@ -197,8 +202,14 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
   const clusterLabel = options.clusterLabel ?? DEFAULT_CLUSTER_LABEL;
   const bind = options.bind ?? "127.0.0.1:0";
   if (!options.transport) checkTrust(options, bind);
-  const transport =
-    options.transport ?? (await createUdpTransport({ bind, clock, random, clusterLabel, ...(options.keyring ? { keyring: options.keyring } : {}) }));
+  // A keyring rotated at runtime was persisted in the data dir: it takes precedence over the configured keys.
+  const keyFile = new KeyringFile(options.dataDir ?? "", options.name);
+  const sealing = options.keyring !== undefined || (options.encryptKeys?.length ?? 0) > 0;
+  const persisted = sealing ? keyFile.load() : undefined;
+  if (persisted) logger?.info({ file: keyFile.path, keys: persisted.length }, "keyring from the data dir (rotated at runtime) takes precedence over the configured keys");
+  const rawKeys = persisted ?? options.encryptKeys;
+  const keyring = persisted ? new Keyring(persisted) : (options.keyring ?? (rawKeys && rawKeys.length > 0 ? new Keyring([...rawKeys]) : undefined));
+  const transport = options.transport ?? (await createUdpTransport({ bind, clock, random, clusterLabel, ...(keyring ? { keyring } : {}) }));
   let address: Address;
   try {
     address = options.transport ? transport.address : chooseAdvertiseAddress(transport.address, options.advertise, networkInterfaces());
@@ -216,6 +227,19 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
     profile: options.profile ?? "lan",
     ...(options.membershipConfig ? { config: options.membershipConfig } : {}),
   });
+  // Only members are answered on the CAS, replication and control channels (membership's own channel is how one joins).
+  const gate = new MemberGate({ membership, self: [transport.address, address], clock });
+  const keyringControl = keyring
+    ? new KeyringControl({
+        name: options.name,
+        keyring,
+        keys: rawKeys ?? [],
+        channel: gate.wrap(transport.channel(ChannelId.control, keyringCodec)),
+        membership,
+        ...(rawKeys ? { file: keyFile } : {}),
+        onChange: (op, fingerprint) => logger?.info({ op, fingerprint }, `keyring ${op}`),
+      })
+    : undefined;
   if (logger) {
     membership.on("change", (e: MemberEvent) => logger.info({ member: e.member.name, address: e.member.address, state: e.member.state }, `member ${e.type}`));
   }
@@ -245,6 +269,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
 
   const stopStarting = async (leave: boolean): Promise<void> => {
     rejoiner.close();
+    gate.close();
     await beacon?.close();
     beacon = undefined;
     if (leave) await membership.leave().catch(() => {});
@@ -262,7 +287,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
         address,
         clock,
         random,
-        ...(options.keyring ? { keyring: options.keyring } : {}),
+        ...(keyring ? { keyring } : {}),
         ...(d.group ? { group: d.group } : {}),
         ...(d.port ? { port: d.port } : {}),
         ...(d.intervalMs ? { intervalMs: d.intervalMs } : {}),
@@ -337,8 +362,6 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
       const state = membership.member(name)?.state;
       return state === "alive" || state === "suspect";
     };
-    // Only members are answered on the CAS and replication channels (membership's own channel is how one joins).
-    const gate = new MemberGate({ membership, self: [transport.address, address], clock });
     const channel = new NamedChannel(gate.wrap(transport.channel(ChannelId.cas, casCodec)), addressOf);
     const quietPeriodMs = options.quietPeriodMs ?? options.limits?.maxLeaseMs;
     const lockerStartedAt = clock.now();
@@ -390,6 +413,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
       configurator: attached.configurator,
       replicator: attached.replicator,
       gate,
+      keyring: keyringControl,
       voters: currentVoters,
       configVersion: () => locker.cas.configVersion,
       config: () => attached.configurator.current(),
