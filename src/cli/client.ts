@@ -1,17 +1,41 @@
 // The CLI's client for an agent's HTTP API. Errors come back as LockerError with
 // the agent's code; an unreachable agent is "unavailable" (so recipes retry).
 import http from "node:http";
-import { LockerError, type LockerErrorCode } from "../errors.js";
+import { isLockerErrorCode, LockerError } from "../errors.js";
+import { readTokenFile } from "../agent/http/auth.js";
 import type { LeaseClient, LeaseGrant } from "../recipes/client.js";
 import type { Clock } from "../util/clock.js";
 
-const CODES: readonly LockerErrorCode[] = ["locked", "mismatch", "not_found", "no_quorum", "timeout", "contention", "invalid", "unavailable"];
 
 /** The agent could not be reached at all (refused, reset, no answer). */
 export class AgentUnreachableError extends LockerError {
   constructor(address: string, cause: string) {
     super("unavailable", `cannot reach the agent at ${address}: ${cause}`);
   }
+}
+
+/**
+ * The agent refused the request for want of its bearer token (401). The code
+ * stays "invalid" (LockerErrorCode has no "unauthorized": the library never
+ * throws it); the exit code for it is ERROR_TABLE.unauthorized.exitCode.
+ */
+export class AgentUnauthorizedError extends LockerError {
+  readonly apiCode = "unauthorized";
+  constructor(message: string) {
+    super("invalid", message, { status: 401, error: "unauthorized" });
+  }
+}
+
+/**
+ * The bearer token the CLI sends: `tokenFile` (--http-token-file) if given,
+ * else LOCKER_HTTP_TOKEN, else the file LOCKER_HTTP_TOKEN_FILE names; none = no header.
+ * A token file must be private to its user (mode 600), as the agent's.
+ */
+export function clientToken(env: Record<string, string | undefined>, tokenFile?: string): string | undefined {
+  if (tokenFile) return readTokenFile(tokenFile);
+  if (env.LOCKER_HTTP_TOKEN) return env.LOCKER_HTTP_TOKEN.trim();
+  if (env.LOCKER_HTTP_TOKEN_FILE) return readTokenFile(env.LOCKER_HTTP_TOKEN_FILE);
+  return undefined;
 }
 
 export interface HttpReply {
@@ -38,6 +62,8 @@ export class AgentClient implements LeaseClient {
     private readonly clock: Clock,
     /** Bound on one request that is not a long poll. */
     private readonly requestTimeoutMs = 15_000,
+    /** Sent as `Authorization: Bearer <token>`; by default from the environment (clientToken). */
+    private readonly token: string | undefined = clientToken(process.env),
   ) {
     const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
     // Checked here, or node:http throws a RangeError from inside the first request instead.
@@ -61,7 +87,10 @@ export class AgentClient implements LeaseClient {
           method,
           path,
           agent: this.agent,
-          headers: payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
+          headers: {
+            ...(payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }),
+            ...(this.token === undefined ? {} : { authorization: `Bearer ${this.token}` }),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -95,8 +124,9 @@ export class AgentClient implements LeaseClient {
   async call(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<Record<string, unknown>> {
     const r = await this.raw(method, path, body, timeoutMs);
     if (r.status >= 200 && r.status < 300) return r.body;
-    const code = typeof r.body.error === "string" && (CODES as readonly string[]).includes(r.body.error) ? (r.body.error as LockerErrorCode) : "invalid";
     const message = typeof r.body.message === "string" ? r.body.message : `HTTP ${r.status}`;
+    if (r.status === 401 || r.body.error === "unauthorized") throw new AgentUnauthorizedError(message);
+    const code = isLockerErrorCode(r.body.error) ? r.body.error : "invalid";
     throw new LockerError(code, message, { status: r.status });
   }
 

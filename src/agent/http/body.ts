@@ -2,6 +2,7 @@
 // between chunks, and strict about JSON that would not survive storage
 // (1e400 parses to Infinity and used to be stored as null).
 import type { IncomingMessage } from "node:http";
+import { MAX_JSON_DEPTH } from "./limits.js";
 import { HttpError, invalid, type Json } from "./reply.js";
 
 export interface BodyLimits {
@@ -10,7 +11,8 @@ export interface BodyLimits {
   bodyTimeoutMs: number;
   /** No gap between chunks longer than this. */
   bodyIdleTimeoutMs: number;
-  maxDepth: number;
+  /** Nesting depth of the JSON; default MAX_JSON_DEPTH. */
+  maxDepth?: number;
 }
 
 /** The client went away (reset, aborted) before its body was read: nothing to answer, nothing to log as an error. */
@@ -70,7 +72,7 @@ export function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<
     };
     const onEnd = (): void => {
       try {
-        finish(undefined, parseJsonObject(Buffer.concat(chunks).toString("utf8"), limits.maxDepth));
+        finish(undefined, parseJsonObject(Buffer.concat(chunks).toString("utf8"), limits.maxDepth ?? MAX_JSON_DEPTH));
       } catch (e) {
         finish(e as Error);
       }
