@@ -8,7 +8,8 @@ import { openNode, type LockerNode, type StartingNode } from "../node/node.js";
 import { SystemClock } from "../util/clock.js";
 import { cryptoSeededRandom } from "../util/random.js";
 import { resolveAgentConfig, splitAddress, type AgentConfig } from "./config.js";
-import { createHttpHandler, DEFAULT_HTTP_LIMITS, startHttpServer, type StartedHttpServer } from "./http.js";
+import { createHttpHandler, httpLimits, httpServerOptions, startHttpServer, type StartedHttpServer } from "./http.js";
+import { handleKeyringRoute, isKeyringRoute } from "./keyring-routes.js";
 import { agentKeys } from "./keys.js";
 import { createLogger, type Logger } from "./logger.js";
 import { AgentMetrics } from "./metrics.js";
@@ -113,6 +114,9 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
   const datagrams = (): Record<string, unknown> => ({ in: transport.stats.datagramsIn, out: transport.stats.datagramsOut, dropped: transport.stats.dropped });
 
   let api: Handler | undefined;
+  const limits = httpLimits(config);
+  // Read before anything listens: a bad token or TLS file is a start-up error.
+  const serverOptions = httpServerOptions(config);
   // Health and the bootstrap phase are answered here; everything else by the API once the node runs.
   const front: Handler = (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -121,6 +125,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
       const r = readinessNow();
       return sendJson(res, 200, { ok: true, ...r });
     }
+    if (node && isKeyringRoute(path ?? "")) return void handleKeyringRoute(req, res, path!, node.keyring, { ...limits, maxDepth: 4 });
     if (api) return api(req, res);
     req.resume();
     const r = readinessNow();
@@ -142,7 +147,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
   };
   let http: StartedHttpServer;
   try {
-    http = await startHttpServer(splitAddress(config.http, "--http"), front);
+    http = await startHttpServer(splitAddress(config.http, "--http"), front, { ...serverOptions, logger });
   } catch (e) {
     await starting.close({ leave: false });
     throw new LockerError("unavailable", `cannot listen on HTTP ${config.http}: ${(e as Error).message}`);
@@ -203,7 +208,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
       metrics,
       logger,
       clock,
-      limits: { ...DEFAULT_HTTP_LIMITS, maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes, maxLeaseMs: config.maxLeaseMs },
+      limits,
     });
   };
 

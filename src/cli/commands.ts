@@ -74,7 +74,7 @@ export async function runCommand(spec: CommandSpec, p: Parsed, client: AgentClie
       const human = [
         `name:            ${String(r.name)}`,
         `role:            ${String(r.role)}`,
-        `ready:           ${r.ready === true ? "yes" : "no (quiet period)"}`,
+        `ready:           ${r.ready === true ? "yes" : `no (${typeof r.reason === "string" ? r.reason : "not ready"})`}`,
         `voters:          ${Array.isArray(r.voters) ? r.voters.join(", ") : ""}`,
         `config version:  ${String(r.configVersion)}`,
         `members:         ${String(r.members)}`,
