@@ -52,8 +52,16 @@ function card(label, value) {
   c.appendChild(el("b", value === undefined || value === null ? "–" : value));
   return c;
 }
+// An agent started with --http-token-file answers 401 without the token: ask
+// for it once and keep it for this tab only (sessionStorage, not a cookie).
 async function getJson(path) {
-  var r = await fetch(path, { cache: "no-store" });
+  var token = sessionStorage.getItem("lockerToken");
+  var r = await fetch(path, { cache: "no-store", headers: token ? { authorization: "Bearer " + token } : {} });
+  if (r.status === 401) {
+    var given = window.prompt("This agent needs its HTTP token (the one in its --http-token-file):");
+    if (given) sessionStorage.setItem("lockerToken", given.trim());
+    throw new Error(path + ": unauthorized (HTTP 401)");
+  }
   if (!r.ok) throw new Error(path + ": HTTP " + r.status);
   return r.json();
 }

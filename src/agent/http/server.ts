@@ -200,12 +200,17 @@ export async function startHttpServer(
   };
 }
 
-/** `GET /v1/health` answers without a token: probes (systemd, load balancers) need no secret to learn the agent is up. */
+/**
+ * Answered without a token: `GET /v1/health`, because probes (systemd, load
+ * balancers) need no secret to learn the agent is up; and `GET /`, the
+ * dashboard's static page, which holds no data and asks for the token itself.
+ */
 function isOpenRoute(req: IncomingMessage): boolean {
   if (req.method !== "GET" && req.method !== "HEAD") return false;
   const url = req.url ?? "";
   const q = url.indexOf("?");
-  return (q < 0 ? url : url.slice(0, q)) === "/v1/health";
+  const path = q < 0 ? url : url.slice(0, q);
+  return path === "/v1/health" || path === "/";
 }
 
 /** The status and message for a request node's parser refused. */
