@@ -36,9 +36,9 @@ export interface LockerSummary {
   voter: boolean;
   /** This node's acceptor is still in its quiet period. */
   quiet: boolean;
-  /** Live leases in the local view. */
+  /** Live leases in the local view (clients' keys only: the cluster's reserved keys are not counted). */
   leases: number;
-  /** Keys with acceptor state (live, expired-not-yet-forgotten, promised). */
+  /** Clients' keys with acceptor state (live, expired-not-yet-forgotten, promised). */
   acceptorKeys: number;
   pendingRounds: number;
   fastPathKeys: number;

@@ -4,6 +4,7 @@ import { EventEmitter } from "node:events";
 import { LockerError, isLockerError } from "../errors.js";
 import { SystemClock, type Clock, type TimerHandle } from "../util/clock.js";
 import { cryptoSeededRandom, type Random } from "../util/random.js";
+import { backoffDelayMs, type BackoffPolicy } from "../transport/backoff.js";
 import { sleep, type LeaseClient, type LeaseGrant } from "./client.js";
 
 export interface MutexOptions {
@@ -36,6 +37,9 @@ export interface MutexEvents {
 
 /** Codes after which another attempt may succeed; anything else is the caller's mistake. */
 const TRANSIENT = new Set(["contention", "no_quorum", "timeout", "unavailable"]);
+
+/** Between acquire attempts that found no quorum (or a stale local copy): the transport's one backoff rule. */
+const ACQUIRE_BACKOFF: BackoffPolicy = { baseMs: 40, factor: 2, maxMs: 1000 };
 
 /** A random id for a holder: 64 bits from the injected Random, as hex. */
 export function randomHolderId(random: Random, prefix = "holder"): string {
@@ -197,8 +201,7 @@ export class Mutex extends EventEmitter<MutexEvents> {
   }
 
   private backoffMs(attempt: number): number {
-    const base = Math.min(1000, 20 * 2 ** Math.min(attempt, 6));
-    return base / 2 + this.random.next() * base;
+    return backoffDelayMs(ACQUIRE_BACKOFF, attempt, this.random);
   }
 
   private armExpiry(): void {
