@@ -47,7 +47,20 @@ async function lockReadRelease(t: import("ava").ExecutionContext, key: string, w
 }
 
 lanTest(FILE, "3 hosts, the same command on each, no --join: one cluster with real addresses; a lock and a consistent read from other hosts", { hosts: 3, timeoutMs: 90_000 }, async (t, lan) => {
-  const agents = await formVoters(t, lan);
+  // Two hosts up first: the HTTP API answers while they wait for the third, and says what they wait for.
+  const first = lan.hosts.slice(0, 2).map((h) => h.start(VOTER));
+  for (const a of first) {
+    const h = await until(`${a.host.name}'s /v1/health while bootstrapping`, async () => (await a.health()).ok === true ? await a.health() : undefined, 20_000, 200);
+    t.false(h.ready, `${a.host.name} is ready with 2 of the 3 expected: ${JSON.stringify(h)}`);
+    t.log(`${a.host.name} while 2 of 3 are up: ${JSON.stringify(h)}`);
+    t.true(typeof h.reason === "string" && h.reason.length > 0, `${a.host.name} says why it is not ready: ${JSON.stringify(h)}`);
+  }
+  const third = lan.hosts[2]!.start(VOTER);
+  const agents = [...first, third];
+  const t0 = Date.now();
+  for (const a of agents) await whenReady(a, 40_000);
+  await whenAllAlive(agents, agents.map((a) => nameOf(a.host.name)), 30_000);
+  t.log(`ready and all alive everywhere ${Date.now() - t0} ms after the third host started`);
   const views = await whenAllAlive(agents, lan.hosts.map((h) => nameOf(h.name)), 5000);
   for (const [observer, members] of views) {
     t.is(members.length, 3, `${observer.host.name} shows ${JSON.stringify(members)}`);
