@@ -3,6 +3,9 @@
 // a node stopped with Ctrl-C and restarted with the same command is alive
 // everywhere again within seconds; a replica outlives a full restart of the
 // voters.
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { lanTest } from "./lan-ava.js";
 import { SUBNET, until, whenAllAlive, whenReady, type Agent, type Lan } from "./lan.js";
 
@@ -143,4 +146,25 @@ lanTest(FILE, "a replica on a 4th host outlives a full restart of the 3 voters",
     100,
   );
   t.is(local.json.value, "v1");
+});
+
+lanTest(FILE, "sealed: the same command with --encrypt-file forms by discovery; a host without the key is not admitted", { hosts: 4, timeoutMs: 90_000 }, async (t, lan) => {
+  const key = randomBytes(32).toString("base64");
+  for (const h of lan.hosts.slice(0, 3)) writeFileSync(join(h.dir, "key"), key + "\n", { mode: 0o600 });
+  const sealed = ["--bind", "0.0.0.0:7946", "--http", "0.0.0.0:7947", "--expect", "3", "--encrypt-file", "key", "--data-dir", "data", "--log-level", "info"];
+  const agents = lan.hosts.slice(0, 3).map((h) => h.start(sealed));
+  for (const a of agents) await whenReady(a, 40_000);
+  const names = agents.map((a) => nameOf(a.host.name));
+  await whenAllAlive(agents, names, 30_000);
+  // An unsealed agent on the same LAN (its beacons and datagrams unsealed, theirs unreadable to it).
+  const outsider = lan.hosts[3]!.start(["--bind", "0.0.0.0:7946", "--http", "0.0.0.0:7947", "--insecure", "--data-dir", "data", "--log-level", "info"]);
+  await until(`${outsider.host.name}'s HTTP API`, async () => ((await outsider.health()).ok === true ? true : undefined), 20_000, 200);
+  await new Promise((r) => setTimeout(r, 5000));
+  for (const a of agents) {
+    const ms = await a.members();
+    t.false(ms.some((m) => m.name === "h4:7946"), `${a.host.name} admitted the unsealed h4: ${JSON.stringify(ms)}`);
+  }
+  const theirs = await outsider.members();
+  t.deepEqual(theirs.filter((m) => m.state === "alive").map((m) => m.name), ["h4:7946"], `the outsider sees ${JSON.stringify(theirs)}`);
+  await lockReadRelease(t, "sealed", agents[0]!, [agents[2]!]);
 });
