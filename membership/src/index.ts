@@ -10,3 +10,4 @@ export { Awareness } from "./awareness.js";
 export { BroadcastQueue, retransmitLimit } from "./broadcast.js";
 export { decodeMessage, encodeMessage, MalformedMessage, MAX_INCARNATION, MAX_PARTS, MAX_SEQ, type Message, type Update, type PushPullEntry } from "./messages.js";
 export type { DatagramChannel, Member, MemberState, MembershipClock, MembershipRandom } from "./types.js";
+export { defaultRetryJoinPolicy, retryJoin, retryJoinDelayMs, type RetryJoin, type RetryJoinOptions, type RetryJoinPolicy } from "./retry-join.js";

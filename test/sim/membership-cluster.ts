@@ -1,6 +1,6 @@
 // A simulated membership cluster for the test/sim/membership*.test.ts files:
 // Membership instances on the in-memory network, on one virtual clock.
-import { Membership, type MembershipConfig, type MemberEvent, type ProfileName } from "@locker/membership";
+import { Membership, type MembershipConfig, type MemberEvent, type ProfileName, suspicionTimeoutMs } from "@locker/membership";
 import { bytesCodec, ChannelId, MemoryNetwork, type FaultConfig, type Transport } from "../../src/transport/index.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
@@ -130,4 +130,23 @@ export function falseDeaths(nodes: Iterable<SimNode>, crashed: ReadonlySet<strin
   const out: { observer: string; victim: string; at: number }[] = [];
   for (const node of nodes) for (const { at, e } of node.events) if (e.type === "dead" && !crashed.has(e.member.name)) out.push({ observer: node.name, victim: e.member.name, at });
   return out;
+}
+
+/**
+ * Upper bound on crash detection at every member with Lifeguard, derived from the
+ * timings. Each probe interval every member probes one other at random in
+ * round-robin, so probes of the victim arrive at about one per interval: the
+ * first one starts within 3 intervals (≥ 95 %) and is judged failed one
+ * interval later. Then other members' failed probes confirm the suspicion, which
+ * shrinks it to the minimum timeout (the last-chance buddy pings fall inside
+ * it); the first death announced spreads in a gossip round or two.
+ * So: minimum suspicion + 4 probe intervals + 2 gossip intervals.
+ */
+export function crashDetectionBoundMs(c: MembershipConfig, n: number): number {
+  return suspicionTimeoutMs(c.suspicionMult, n, c.probeIntervalMs) + 4 * c.probeIntervalMs + 2 * c.gossipIntervalMs;
+}
+
+export function quantiles(xs: readonly number[]): { min: number; median: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s[s.length - 1]! };
 }
