@@ -25,6 +25,8 @@ export interface Agent {
   /** The HTTP API's bound address (the real port when port 0 was asked for). */
   readonly httpAddress: string;
   readonly logger: Logger;
+  /** Resolves when the agent must stop on its own: another live node holds its name. */
+  readonly fatal: Promise<Error>;
   /** Leaves the cluster gracefully and stops everything. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -59,6 +61,8 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
   // so it need not sit out the quiet period (DESIGN: quiet period after memory loss).
   const quietPeriodMs = state.fresh ? 0 : config.maxLeaseMs;
   const discover = discoveryWanted(config);
+  let fatalError: (e: Error) => void = () => {};
+  const fatal = new Promise<Error>((resolve) => (fatalError = resolve));
 
   const starting: StartingNode = await openNode({
     name: config.name,
@@ -79,6 +83,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
       : false,
     dataDir: config.dataDir,
     retryJoin: true,
+    onNameConflict: (e) => fatalError(e),
     clock,
     random,
     logger,
@@ -219,6 +224,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
       return node;
     },
     started,
+    fatal,
     httpAddress,
     logger,
     stop: () => {
@@ -247,9 +253,12 @@ export async function runAgentFromArgs(argv: readonly string[], env: Record<stri
   }
   return new Promise<number>((resolve) => {
     let signals = 0;
-    agent.started.catch(() => {
+    const failStop = (e: unknown): void => {
+      process.stderr.write(`locker agent: ${(e as Error).message}\n`);
       void agent.stop().then(() => resolve(1));
-    });
+    };
+    agent.started.catch(failStop);
+    void agent.fatal.then(failStop);
     const onSignal = (signal: NodeJS.Signals): void => {
       signals++;
       if (signals > 1) {

@@ -3,7 +3,7 @@
 // `expect: N`), the Locker, replication and reconfiguration. The agent, the
 // library's `startNode`, the benchmarks and the tests all assemble a node here.
 import { networkInterfaces } from "node:os";
-import { Membership, type MemberEvent, type MembershipConfig, type ProfileName } from "@locker/membership";
+import { Membership, type Conflict, type MemberEvent, type MembershipConfig, type ProfileName } from "@locker/membership";
 import type { Logger } from "pino";
 import { bootstrapExpect, decodeAdvert, encodeAdvert } from "../bootstrap/expect.js";
 import { casCodec } from "../cas/messages.js";
@@ -96,6 +96,13 @@ export interface NodeOptions {
   clock?: Clock;
   random?: Random;
   logger?: Logger;
+  /**
+   * Another live node holds this node's name at another address: this node
+   * is the duplicate. It stops itself (without a leave, which would speak for
+   * the other node's name) and tells this callback; before it has started,
+   * `started` rejects instead.
+   */
+  onNameConflict?: (error: LockerError) => void;
 }
 
 export interface LockerNode {
@@ -240,6 +247,28 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
         onChange: (op, fingerprint) => logger?.info({ op, fingerprint }, `keyring ${op}`),
       })
     : undefined;
+  let conflictError: LockerError | undefined;
+  let rejectOnConflict: ((e: LockerError) => void) | undefined;
+  const conflicted = new Promise<never>((_, reject) => {
+    rejectOnConflict = reject;
+  });
+  conflicted.catch(() => {});
+  membership.on("conflict", (c: Conflict) => {
+    if (!c.self) {
+      logger?.warn({ name: c.name, existing: c.existing, other: c.other }, `two live nodes claim the name ${c.name}: keeping ${c.existing}, refusing ${c.other}`);
+      return;
+    }
+    if (conflictError) return;
+    conflictError = new LockerError(
+      "invalid",
+      `another live node is named ${c.name} at ${c.existing} (this one is at ${c.other}): names must be unique; give this node another --name`,
+    );
+    logger?.error({ name: c.name, existing: c.existing }, conflictError.message);
+    rejectOnConflict?.(conflictError);
+    if (node) {
+      void node.close({ leave: false }).then(() => options.onNameConflict?.(conflictError!));
+    }
+  });
   if (logger) {
     membership.on("change", (e: MemberEvent) => logger.info({ member: e.member.name, address: e.member.address, state: e.member.state }, `member ${e.type}`));
   }
@@ -263,6 +292,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
     onSaveError: (e) => logger?.warn({ err: e.message }, "cannot record members in the data dir"),
   });
   let beacon: MulticastBeacon | undefined;
+  let closingStarting: Promise<void> | undefined;
   let status: string | undefined = "joining";
   let closed = false;
   let node: LockerNode | undefined;
@@ -309,7 +339,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
     }
   }
 
-  const started = (async (): Promise<LockerNode> => {
+  const assembled = (async (): Promise<LockerNode> => {
     const seeds = [...new Set([...join, ...rejoiner.rememberedAddresses()])].filter((a) => a !== address);
     try {
       await membership.bootstrap(seeds);
@@ -441,13 +471,26 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
         return closing;
       },
     };
+    if (conflictError) {
+      await built.close({ leave: false });
+      throw conflictError;
+    }
     node = built;
     return built;
   })();
+  assembled.catch(() => {});
+  // A name conflict found while starting fails the start (without a leave: the name is the other node's).
+  const started = Promise.race([assembled, conflicted]).catch(async (e: unknown) => {
+    if (e === conflictError && !node) {
+      closed = true;
+      closingStarting ??= stopStarting(false);
+      await closingStarting;
+    }
+    throw e;
+  });
   // The caller may never await `started` (it closes first): no unhandled rejection.
   started.catch(() => {});
 
-  let closingStarting: Promise<void> | undefined;
   return {
     name: options.name,
     address,

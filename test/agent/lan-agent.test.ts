@@ -90,3 +90,26 @@ test("a non-loopback bind without a key is refused (exit 2) and names the fix; a
     t.is((await a.kill("SIGINT")).code, 0);
   }
 });
+
+test("a second live node with a taken name is refused: it exits 1 with a clear error, the others warn, the address does not flip", async (t) => {
+  const dir = tempDir("dup-name");
+  const agents: AgentProcess[] = [];
+  t.teardown(async () => {
+    await Promise.all(agents.map((a) => a.kill()));
+    dir.remove();
+  });
+  const seed = await freePort();
+  const common = ["--voters", "x1,x2", "--data-dir", dir.path];
+  agents.push(await spawnAgent({ name: "x1", udpPort: seed, args: common }));
+  agents.push(await spawnAgent({ name: "x2", args: [...common, "--join", `127.0.0.1:${seed}`] }));
+  await Promise.all(agents.map((a) => ready(a)));
+  const impostor = await spawnAgent({ name: "x2", args: [...common, "--join", `127.0.0.1:${seed}`, "--data-dir", join(dir.path, "other")] });
+  agents.push(impostor);
+  const exit = await Promise.race([impostor.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000))]);
+  t.truthy(exit, "the impostor stopped by itself");
+  t.is(exit!.code, 1);
+  t.regex(impostor.output(), /another live node is named x2 at 127\.0\.0\.1:\d+ .*give this node another --name/);
+  const view = (await request(agents[0]!.http, "GET", "/v1/members")).json.members as { name: string; address: string; state: string }[];
+  t.deepEqual(view.find((m) => m.name === "x2"), { ...view.find((m) => m.name === "x2")!, address: agents[1]!.udp, state: "alive" });
+  t.regex(agents[0]!.output() + agents[1]!.output(), /two live nodes claim the name x2/);
+});
