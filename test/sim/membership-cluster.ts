@@ -1,6 +1,6 @@
 // A simulated membership cluster for the test/sim/membership*.test.ts files:
 // Membership instances on the in-memory network, on one virtual clock.
-import { Membership, type MembershipConfig, type MemberEvent, type ProfileName, suspicionTimeoutMs } from "@locker/membership";
+import { type Conflict, Membership, type MembershipConfig, type MemberEvent, type ProfileName, suspicionTimeoutMs } from "@locker/membership";
 import { bytesCodec, ChannelId, MemoryNetwork, type FaultConfig, type Transport } from "../../src/transport/index.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
@@ -12,6 +12,8 @@ export interface SimNode {
   m: Membership;
   /** Every member event this node raised, with the virtual time. */
   events: { at: number; e: MemberEvent }[];
+  /** Every "conflict" this node raised. */
+  conflicts: { at: number; c: Conflict }[];
 }
 
 export interface SimClusterOptions {
@@ -34,9 +36,8 @@ export class SimCluster {
     this.net = new MemoryNetwork({ clock: this.clock, random: this.random.fork(), faults: opts.faults ?? {} });
   }
 
-  /** Starts a member named `name` at address `addr-of-name` (a restart reuses both). */
-  add(name: string, config: Partial<MembershipConfig> = {}): SimNode {
-    const address = `${name}:7946`;
+  /** Starts a member named `name` at address `name:7946` unless told otherwise (a restart reuses both). */
+  add(name: string, config: Partial<MembershipConfig> = {}, address = `${name}:7946`): SimNode {
     const transport = this.net.transport(address);
     const m = new Membership({
       name,
@@ -47,10 +48,27 @@ export class SimCluster {
       profile: this.opts.profile ?? "lan",
       config: { ...this.opts.config, ...config },
     });
-    const node: SimNode = { name, address, transport, m, events: [] };
+    const node: SimNode = { name, address, transport, m, events: [], conflicts: [] };
     if (this.opts.recordEvents ?? true) m.on("change", (e: MemberEvent) => node.events.push({ at: this.clock.now(), e }));
+    m.on("conflict", (c: Conflict) => node.conflicts.push({ at: this.clock.now(), c }));
     this.nodes.set(name, node);
     return node;
+  }
+
+  /** A new process under the same name and address: memory lost, incarnation from 0 (crashes the old one first if it runs). */
+  restart(name: string, config: Partial<MembershipConfig> = {}): SimNode {
+    const old = this.nodes.get(name)!;
+    if (!this.net.isCrashed(old.address)) this.crash(name);
+    return this.add(name, config, old.address);
+  }
+
+  /** Runs virtual time with the event loop turning (promise callbacks between timers run). */
+  async run(ms: number, stepMs = 10): Promise<void> {
+    const until = this.clock.now() + ms;
+    while (this.clock.now() < until) {
+      this.clock.runFor(Math.min(stepMs, until - this.clock.now()));
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   /** Starts `n` members named prefix0..; the first bootstraps alone, the others through it. */
