@@ -52,11 +52,33 @@ export class LocalView {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private waiterCount = 0;
   private closed = false;
+  /** The acceptor the view last saw: a demotion drops it from the CAS node, and its records must not vanish with it. */
+  private acceptorSeen: Acceptor | null;
 
-  constructor(private readonly o: LocalViewOptions) {}
+  constructor(private readonly o: LocalViewOptions) {
+    this.acceptorSeen = o.node.acceptor;
+  }
+
+  /**
+   * A demoted voter keeps showing what its acceptor held, as copies, until
+   * replication's snapshot replaces them: its keys neither vanish from the
+   * view nor come back as new `acquired` events. (A promotion needs nothing
+   * here: copies give way one by one as the new acceptor accepts changes.)
+   */
+  private followRole(): void {
+    const acceptor = this.o.node.acceptor;
+    if (acceptor === this.acceptorSeen) return;
+    const old = this.acceptorSeen;
+    this.acceptorSeen = acceptor;
+    if (!old || acceptor) return;
+    for (const [k, r] of old.entries("", this.o.clock.now(), Number.MAX_SAFE_INTEGER)) {
+      if (!this.learned.has(k) && this.learned.size < this.o.limits.maxKeys) this.setCopy(k, r);
+    }
+  }
 
   /** The key's live record in the view. */
   get(key: string): LocalRecord | undefined {
+    this.followRole();
     const now = this.o.clock.now();
     const acceptor = this.o.node.acceptor;
     if (acceptor) this.o.node.tickNow();
@@ -72,6 +94,7 @@ export class LocalView {
 
   /** Live entries whose key starts with `prefix`, at most `limit`; reserved keys never count against the limit. */
   entries(prefix: string, limit: number): Array<[string, LocalRecord]> {
+    this.followRole();
     const now = this.o.clock.now();
     const acceptor = this.o.node.acceptor;
     if (acceptor) this.o.node.tickNow();
@@ -95,6 +118,7 @@ export class LocalView {
 
   /** Live leases in the view, and keys with acceptor state — both without the cluster's reserved keys. */
   counts(): { leases: number; acceptorKeys: number } {
+    this.followRole();
     const now = this.o.clock.now();
     const acceptor = this.o.node.acceptor;
     let leases = 0;
@@ -146,6 +170,7 @@ export class LocalView {
 
   /** This node's acceptor accepted changes or expired leases. */
   onAcceptorEvents(events: readonly AcceptorEvent[]): void {
+    this.followRole();
     const now = this.o.clock.now();
     for (const e of events) {
       // An accepted change supersedes the copy the view showed for the key:

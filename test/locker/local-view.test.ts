@@ -143,3 +143,25 @@ test("reserved (NUL-prefixed) keys are not counted as live leases nor listed, on
   t.is(n4.summary().leases, 0);
   t.deepEqual(n4.keys(), []);
 });
+
+test("a demoted voter keeps showing its keys (as copies), with no `acquired` events when replication hands them over", async (t) => {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork({ clock, random: new SeededRandom(9) });
+  const c = createMemoryLockers({ net, count: 3, random: new SeededRandom(10), options: { maxLeaseMs: 10_000 } });
+  const [n1, , n3] = c.lockers as [Locker, Locker, Locker];
+  const r = await settle(clock, n1.lock("k", "a", { leaseMs: LEASE_MS }));
+  await settle(clock, Promise.resolve(), 50); // the accept reaches n3 too
+  t.is(n3.dirtyRead("k")?.value, "a");
+  const acquired: string[] = [];
+  n3.on("acquired", (e) => acquired.push(e.key));
+  for (const l of c.lockers) l.cas.applyConfiguration(2, c.voters.slice(0, 2));
+  t.false(n3.summary().voter);
+  t.is(n3.dirtyRead("k")?.value, "a", "demoted, it still shows the key");
+  t.deepEqual(
+    n3.keys().map((e) => e.key),
+    ["k"],
+  );
+  // What reconfiguration does on a demotion: hand the acceptor's records to the view.
+  n3.applyReplicated("k", { value: encodeValue("a"), token: Number(r.token), expiresAt: clock.now() + 1000 });
+  t.deepEqual(acquired, []);
+});
