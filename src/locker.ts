@@ -69,6 +69,12 @@ export interface LockerOptions {
   drainGraceMs?: number;
   /** Close the Transport given in `channel` when the Locker closes. Default false. */
   closeTransport?: boolean;
+  /**
+   * Hears a failure the Locker survives without telling any caller (today: a
+   * listener of onAcceptorChange that threw). Default: a process warning, so
+   * it is never silent. The agent passes its logger.
+   */
+  onInternalError?: (error: unknown, context: string) => void;
 }
 
 /**
@@ -115,6 +121,7 @@ export class Locker extends EventEmitter<LockerEventMap> {
   /** Replication's listeners on acceptor events (see onAcceptorChange). */
   private readonly acceptorListeners = new Set<(events: readonly AcceptorEvent[]) => void>();
   private closed = false;
+  private readonly onInternalError: (error: unknown, context: string) => void;
 
   constructor(options: LockerOptions) {
     super();
@@ -144,6 +151,7 @@ export class Locker extends EventEmitter<LockerEventMap> {
       this.channel = options.channel;
     }
     this.closeTransport = options.closeTransport ?? false;
+    this.onInternalError = options.onInternalError ?? ((e, context) => process.emitWarning(`locker ${options.name}: ${context}: ${e instanceof Error ? e.message : String(e)}`, "LockerWarning"));
     const quietPeriodMs = options.quietPeriodMs ?? maxLeaseMs;
     const gcGraceMs = options.gcGraceMs ?? maxLeaseMs + limits.maxTimeoutMs + 10_000;
     if (!(quietPeriodMs >= 0) || !(gcGraceMs >= maxLeaseMs)) {
@@ -367,8 +375,13 @@ export class Locker extends EventEmitter<LockerEventMap> {
     for (const listener of this.acceptorListeners) {
       try {
         listener(events);
-      } catch {
-        // A listener's failure must not break the acceptor's reply path.
+      } catch (e) {
+        // A listener's failure must not break the acceptor's reply path; it is reported, not thrown.
+        try {
+          this.onInternalError(e, "an acceptor-change listener threw");
+        } catch {
+          // the reporter itself failed: nothing left to tell
+        }
       }
     }
     this.view.onAcceptorEvents(events);

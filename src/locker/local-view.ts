@@ -172,10 +172,12 @@ export class LocalView {
   onAcceptorEvents(events: readonly AcceptorEvent[]): void {
     this.followRole();
     const now = this.o.clock.now();
+    // Usually a voter shows no copies: skip the lookups (this path expires leases in bulk).
+    const copies = this.learned.size > 0;
     for (const e of events) {
       // An accepted change supersedes the copy the view showed for the key:
       // the transition is from that copy, so a release elsewhere is a `released` here.
-      const copy = this.learned.get(e.key);
+      const copy = copies ? this.learned.get(e.key) : undefined;
       if (copy) this.learned.delete(e.key);
       const shown = copy && copy.expiresAt > now ? copy : null;
       if (e.kind === "expired") this.emitTransition(e.key, e.record, null, "expired");

@@ -165,3 +165,23 @@ test("a demoted voter keeps showing its keys (as copies), with no `acquired` eve
   n3.applyReplicated("k", { value: encodeValue("a"), token: Number(r.token), expiresAt: clock.now() + 1000 });
   t.deepEqual(acquired, []);
 });
+
+test("a replication listener that throws does not break the acceptor's path, and is reported, not swallowed", async (t) => {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork({ clock, random: new SeededRandom(11) });
+  const heard: string[] = [];
+  const c = createMemoryLockers({
+    net,
+    count: 3,
+    random: new SeededRandom(12),
+    options: { maxLeaseMs: 10_000, onInternalError: (e, context) => heard.push(`${context}: ${(e as Error).message}`) },
+  });
+  const [n1] = c.lockers as [Locker, Locker, Locker];
+  n1.onAcceptorChange(() => {
+    throw new Error("boom");
+  });
+  await settle(clock, n1.lock("k", "a", { leaseMs: LEASE_MS }));
+  t.is((await settle(clock, n1.read("k")))?.value, "a");
+  t.true(heard.length > 0);
+  t.regex(heard[0]!, /listener threw: boom/);
+});
