@@ -52,7 +52,8 @@ test.serial("1,000 trickling bodies from 8 sources: a new client is served at on
   const answers = await Promise.all(list.map((x) => x.done));
   const elapsed = performance.now() - t0;
   t.log(`all ${TRICKLERS} tricklers cut off after ${(elapsed / 1000).toFixed(1)} s (body deadline ${BODY_TIMEOUT_MS / 1000} s)`);
-  t.true(elapsed < BODY_TIMEOUT_MS + 5000, `${elapsed} ms`);
+  // From the first connect: opening 1,000 connections and writing 1,000 answers on a shared CPU take a few seconds.
+  t.true(elapsed < BODY_TIMEOUT_MS + 10_000, `${elapsed} ms`);
   const statuses = new Map<number, number>();
   for (const a of answers) statuses.set(rawStatus(a), (statuses.get(rawStatus(a)) ?? 0) + 1);
   t.deepEqual([...statuses], [[408, TRICKLERS]]);

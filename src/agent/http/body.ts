@@ -44,6 +44,7 @@ export function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<
       req.off("end", onEnd);
       req.off("error", onGone);
       req.off("close", onClose);
+      req.socket.off("end", onSocketEnd);
       if (err) {
         // Stop reading: the rest of the body is not wanted, and the answer closes the connection.
         req.pause();
@@ -79,11 +80,16 @@ export function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<
     };
     const onGone = (e: Error): void => finish(new ClientGoneError(`client went away while sending its body: ${e.message}`));
     const onClose = (): void => finish(new ClientGoneError("client closed the connection before its body was complete"));
+    // Node keeps a half-closed connection open (a request may still be answered
+    // on it), so a client's FIN mid-body shows only here: the body can never
+    // complete, and waiting for the idle deadline would hold the slot for nothing.
+    const onSocketEnd = (): void => finish(new ClientGoneError("client closed its side before its body was complete"));
     armIdle();
     req.on("data", onData);
     req.on("end", onEnd);
     req.on("error", onGone);
     req.on("close", onClose);
+    req.socket.once("end", onSocketEnd);
   });
 }
 
