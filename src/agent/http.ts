@@ -9,7 +9,7 @@ import { DASHBOARD_HTML } from "./dashboard.js";
 import type { Logger } from "./logger.js";
 import type { AgentMetrics, OperationKind } from "./metrics.js";
 import { ClientGoneError, readJsonBody } from "./http/body.js";
-import { DEFAULT_WAIT_MS, MAX_JSON_DEPTH, sourceOf, type HttpLimits } from "./http/limits.js";
+import { DEFAULT_WAIT_MS, INTERNAL_ERROR_LOG_WINDOW_MS, MAX_INTERNAL_ERROR_LOGS, MAX_JSON_DEPTH, sourceOf, type HttpLimits } from "./http/limits.js";
 import { apiError, HttpError, invalid, type Json } from "./http/reply.js";
 
 export { DEFAULT_HTTP_LIMITS, DEFAULT_HTTP_SERVER_LIMITS, type HttpLimits, type HttpServerLimits } from "./http/limits.js";
@@ -65,6 +65,7 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
   const waitersBySource = new Map<string, number>();
   const { locker, limits, clock, metrics, logger } = deps;
   const bodyLimits = { ...limits, maxDepth: MAX_JSON_DEPTH };
+  const internalErrors = internalErrorLog(logger, clock);
   const opts = (timeoutMs: number | undefined): { timeoutMs?: number } => (timeoutMs === undefined ? {} : { timeoutMs });
   /** The holder's remaining safe window, from now (the moment of the answer). */
   const lockJson = (r: LockResult): Json => ({ ...keyJson(r), leaseMs: r.leaseMs, safeForMs: Math.max(0, Math.floor(r.safeUntil - clock.now())) });
@@ -307,7 +308,7 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
           if (!res.destroyed) res.destroy();
           return;
         } else {
-          logger.error({ err: e, method: req.method, url: req.url }, "internal error serving a request");
+          internalErrors.log(e, req);
           reply = { status: 500, body: { error: "internal", message: "internal error; see the agent's log" } };
         }
         for (const [k, v] of Object.entries(headers)) if (!res.headersSent) res.setHeader(k, v);
@@ -330,6 +331,32 @@ function requestUrl(target: string): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Logs internal errors, at most MAX_INTERNAL_ERROR_LOGS per INTERNAL_ERROR_LOG_WINDOW_MS,
+ * then one line saying how many more there were: a bug that every request hits
+ * must not fill the disk (4,096 identical lines were seen under a flood).
+ */
+function internalErrorLog(logger: Logger, clock: Clock): { log(e: unknown, req: IncomingMessage): void } {
+  let windowStart = -Infinity;
+  let logged = 0;
+  let suppressed = 0;
+  return {
+    log(e, req) {
+      const now = clock.now();
+      if (now - windowStart >= INTERNAL_ERROR_LOG_WINDOW_MS) {
+        if (suppressed > 0) logger.error({ suppressed }, `${suppressed} more internal errors in the last ${INTERNAL_ERROR_LOG_WINDOW_MS / 1000} s were not logged`);
+        windowStart = now;
+        logged = 0;
+        suppressed = 0;
+      }
+      if (logged < MAX_INTERNAL_ERROR_LOGS) {
+        logged++;
+        logger.error({ err: e, method: req.method, url: req.url }, "internal error serving a request");
+      } else suppressed++;
+    },
+  };
 }
 
 function methodNotAllowed(method: string, routeName: string, allowed: string[]): HttpError {

@@ -24,7 +24,7 @@ export interface Api {
   close(): Promise<void>;
 }
 
-export async function startApi(o: { limits?: Partial<HttpLimits>; server?: HttpServerOptions; seed?: number } = {}): Promise<Api> {
+export async function startApi(o: { limits?: Partial<HttpLimits>; server?: HttpServerOptions; seed?: number; lockerOverrides?: Partial<LockerApi> } = {}): Promise<Api> {
   const clock = new SystemClock();
   const transport = await createUdpTransport({ bind: "127.0.0.1:0", clock, random: new SeededRandom(o.seed ?? 1) });
   const locker = new Locker({
@@ -59,6 +59,7 @@ export async function startApi(o: { limits?: Partial<HttpLimits>; server?: HttpS
     keys: (...a) => locker.keys(...a),
     waitFor: (...a) => counted(locker.waitFor(...a)),
     waitForRelease: (...a) => counted(locker.waitForRelease(...a)),
+    ...o.lockerOverrides,
   };
   const handler = createHttpHandler({
     locker: api,

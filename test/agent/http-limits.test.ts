@@ -200,3 +200,20 @@ test("keep-alive: several requests on one connection", async (t) => {
   const r = await rawExchange(api, "GET /v1/health HTTP/1.1\r\nhost: x\r\n\r\nGET /v1/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n", 5000);
   t.is(r.text.match(/HTTP\/1\.1 200/g)?.length, 2, r.text);
 });
+
+test("internal errors: 500 JSON, and at most 20 logged per minute, the rest counted", async (t) => {
+  const api = await startApi({
+    lockerOverrides: {
+      dirtyRead: () => {
+        throw new Error("a bug");
+      },
+    },
+  });
+  t.teardown(() => api.close());
+  for (let i = 0; i < 30; i++) {
+    const r = await call(api, "/v1/keys/k");
+    t.is(r.status, 500);
+    t.is(r.json.error, "internal");
+  }
+  t.is(api.logs().filter((l) => l.msg === "internal error serving a request").length, 20);
+});

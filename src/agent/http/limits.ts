@@ -44,6 +44,9 @@ export const MAX_WAITERS_PER_SOURCE = 128;
 export const MAX_JSON_DEPTH = 64;
 /** Default `timeoutMs` of a long-poll that names none. */
 export const DEFAULT_WAIT_MS = 30_000;
+/** Internal errors logged in full per window; past it they are counted and summed up in one line. */
+export const MAX_INTERNAL_ERROR_LOGS = 20;
+export const INTERNAL_ERROR_LOG_WINDOW_MS = 60_000;
 /** Shortest accepted bearer token: a guessable token is no protection. */
 export const MIN_TOKEN_BYTES = 16;
 
