@@ -1,22 +1,29 @@
-// `npm run bench:compare`: the same lock+release workload, on this machine in
-// this run, against locker (3 voter processes), an etcd 3-member cluster
-// (lease grant + txn on create revision == 0; release = txn on value + delete,
-// through etcd's JSON gRPC gateway), Redis (SET NX PX; compare-and-delete in
-// Lua) and Redlock over 3 Redis instances. Starts and stops its own servers on
-// free loopback ports; installs Debian's etcd-server, etcd-client and
-// redis-server with apt-get when they are missing.
+// `npm run bench:compare`: the product as users run it, side by side with
+// its peers, on this machine in one run. locker: 3 real agents (bin/locker.js
+// agent, OS processes) through their HTTP API (keep-alive, requests spread over
+// the 3 agents) and through an embedded library node (`startNode`, joined to
+// them as a replica); the bare-Locker figures (3 voter fixtures, no membership,
+// replication or HTTP) as a separate "protocol only" row. Peers: Redis single,
+// Redlock over 3 Redis, an etcd 3-member cluster (installed from Debian with
+// apt-get when missing). Workloads: sequential lock p50, lock+release cycles/s
+// at C=1/8/64 on own keys, one key contended by 8 clients (wins/s and each
+// node's share), a 24-client contention run counting failed holder releases,
+// and the library replica's lag. Everything bounded in count and time, on 127.0.0.1.
 //
-//   node dist/bench/compare.js [--quick] [--conc=1,8,64] [--systems=locker,etcd,redis,redlock]
+//   node dist/bench/compare.js [--quick] [--conc=1,8,64] [--systems=http,library,protocol,etcd,redis,redlock]
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { isLockerError } from "../src/errors.js";
 import { startClient, startCluster } from "./lib/cluster.js";
+import { httpError, httpJson, startAgents, startLibraryNode, type AgentCluster } from "./lib/agents.js";
+import { freePort } from "./lib/ports.js";
+import type { LockerNode } from "../src/node/node.js";
+import type { Locker } from "../src/locker.js";
 import { closedLoop, type LoadResult } from "./lib/load.js";
 import { atExit, interrupted, startServer, sleep, type Fixture } from "./lib/proc.js";
 import { fmtMs, fmtNum, fmtRatio, machineInfo, summarize, table, writeResults, type LatencySummary } from "./lib/stats.js";
@@ -24,16 +31,18 @@ import { flag } from "./lib/args.js";
 
 const quick = flag("quick") !== undefined;
 const CONCURRENCIES = (flag("conc") ?? "1,8,64").split(",").map(Number);
-const SYSTEMS = (flag("systems") ?? "locker,etcd,redis,redlock").split(",");
-const DURATION_MS = quick ? 1500 : 3000;
+const SYSTEMS = (flag("systems") ?? "http,library,protocol,etcd,redis,redlock").split(",");
+const DURATION_MS = quick ? 1000 : 2000;
 const LEASE_MS = 10_000;
 const out = (s: string): void => void process.stdout.write(s + "\n");
 
 /** One system's lock and release for a key and a holder's value; lock resolves false when the key is held. */
 interface LockSystem {
   name: string;
-  lock(key: string, value: string): Promise<boolean>;
-  release(key: string, value: string): Promise<void>;
+  /** Entry points the workers are spread over (worker w talks to node w % nodes); 1 when there is one. */
+  nodes?: number;
+  lock(key: string, value: string, worker: number): Promise<boolean>;
+  release(key: string, value: string, worker: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,17 +56,6 @@ interface Figure {
 }
 
 // ---- helpers ----
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function have(cmd: string): boolean {
   try {
@@ -288,7 +286,59 @@ function redlockSystem(ports: number[]): LockSystem {
   };
 }
 
-// ---- the workload ----
+// ---- the workloads ----
+
+interface Contended {
+  clients: number;
+  winsPerSec: number;
+  wins: number;
+  refused: number;
+  /** Acquisitions by the clients of each entry node (worker w is on node w % nodes). */
+  winsByNode: number[];
+  /** Largest share over the smallest (1 = fair; Infinity when a node won nothing). */
+  shareSpread: number;
+  /** A holder's first release attempt threw (it then retried until definite, so the key is not blocked). */
+  releaseFailures: number;
+  errors: Record<string, number>;
+  latency: LatencySummary;
+}
+
+interface SystemResult {
+  name: string;
+  notes?: string;
+  lockP50Ms?: number;
+  releaseP50Ms?: number;
+  figures?: Figure[];
+  contended?: Contended;
+  contention24?: Contended;
+  replicaLag?: LatencySummary & { note: string };
+  skipped?: string;
+}
+
+const errorCode = (e: unknown): string => (e && typeof e === "object" && "code" in e ? String((e as { code: unknown }).code) : (e as Error)?.message?.slice(0, 60) ?? String(e));
+
+/** Sequential lock and release latency on keys of its own (each reused, as a client that locks the same keys again). */
+async function sequentialLatency(system: LockSystem): Promise<{ lock: LatencySummary; release: LatencySummary }> {
+  const lock: number[] = [];
+  const release: number[] = [];
+  const run = Date.now().toString(36);
+  const end = performance.now() + (quick ? 1000 : 2000);
+  for (let i = -20; i < 400 && performance.now() < end; i++) {
+    const key = `seq/${run}/${((i % 16) + 16) % 16}`;
+    const value = `s${i}`;
+    const w = ((i % 3) + 3) % 3; // spread over the entry nodes, as a load balancer would
+    const t0 = performance.now();
+    if (!(await system.lock(key, value, w))) continue;
+    const t1 = performance.now();
+    await system.release(key, value, w);
+    const t2 = performance.now();
+    if (i >= 0) {
+      lock.push(t1 - t0);
+      release.push(t2 - t1);
+    }
+  }
+  return { lock: summarize(lock), release: summarize(release) };
+}
 
 /** Each worker locks and releases a key of its own, over and over. A refused lock counts as refused, not as a cycle. */
 async function runWorkload(system: LockSystem, concurrency: number): Promise<Figure> {
@@ -296,59 +346,240 @@ async function runWorkload(system: LockSystem, concurrency: number): Promise<Fig
   const r: LoadResult = await closedLoop({ concurrency, durationMs: DURATION_MS, maxOps: 1_000_000, warmupOps: Math.max(20, 2 * concurrency) }, async (w, i) => {
     const key = `cmp/${run}/${w}`;
     const value = `w${w}-${i}`;
-    if (!(await system.lock(key, value))) return false;
-    await system.release(key, value);
+    if (!(await system.lock(key, value, w))) return false;
+    await system.release(key, value, w);
     return true;
   });
   return { concurrency, cyclesPerSec: r.okPerSec, cycles: r.ok, refused: r.refused, errors: r.errors, latency: summarize(r.latencies) };
 }
 
-async function measure(system: LockSystem): Promise<Figure[]> {
-  const figures: Figure[] = [];
+/**
+ * One key, `clients` workers: a winner releases at once. The holder's first
+ * release is what a user's code does; if it throws, that is a failed holder
+ * release (counted), and the worker then retries until the answer is definite
+ * so one failure does not block the key for a whole lease and skew the rest.
+ */
+async function runContended(system: LockSystem, clients: number): Promise<Contended> {
+  const nodes = system.nodes ?? 1;
+  const key = `contended/${Date.now().toString(36)}/${clients}`;
+  const winsByNode = new Array<number>(nodes).fill(0);
+  let releaseFailures = 0;
+  const errors: Record<string, number> = {};
+  const releaseUntilDefinite = async (value: string, w: number): Promise<void> => {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        await system.release(key, value, w);
+        return;
+      } catch (e) {
+        const c = errorCode(e);
+        if (c === "not_found" || c === "mismatch") return;
+      }
+    }
+  };
+  const r = await closedLoop({ concurrency: clients, durationMs: DURATION_MS, maxOps: 1_000_000 }, async (w, i) => {
+    const value = `c${w}-${i}`;
+    let won: boolean;
+    try {
+      won = await system.lock(key, value, w);
+    } catch (e) {
+      // A lock whose outcome is unknown may hold the key: release it (a no-op if it did not land).
+      if (errorCode(e) === "timeout") await releaseUntilDefinite(value, w);
+      throw e;
+    }
+    if (!won) return false;
+    winsByNode[w % nodes]!++;
+    try {
+      await system.release(key, value, w);
+    } catch (e) {
+      releaseFailures++;
+      const k = `release ${errorCode(e)}`;
+      errors[k] = (errors[k] ?? 0) + 1;
+      await releaseUntilDefinite(value, w);
+    }
+    return true;
+  });
+  for (const [k, n] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + n;
+  const min = Math.min(...winsByNode);
+  const max = Math.max(...winsByNode);
+  return {
+    clients,
+    winsPerSec: r.okPerSec,
+    wins: r.ok,
+    refused: r.refused,
+    winsByNode,
+    shareSpread: nodes === 1 ? 1 : min === 0 ? Infinity : max / min,
+    releaseFailures,
+    errors,
+    latency: summarize(r.latencies),
+  };
+}
+
+async function measure(system: LockSystem, notes: string): Promise<SystemResult> {
+  const res: SystemResult = { name: system.name, notes, figures: [] };
+  const seq = await sequentialLatency(system);
+  res.lockP50Ms = seq.lock.p50Ms;
+  res.releaseP50Ms = seq.release.p50Ms;
+  out(`  ${system.name}: sequential lock p50 ${fmtMs(seq.lock.p50Ms)} (p99 ${fmtMs(seq.lock.p99Ms)}), release p50 ${fmtMs(seq.release.p50Ms)}`);
   for (const c of CONCURRENCIES) {
     const f = await runWorkload(system, c);
-    figures.push(f);
+    res.figures!.push(f);
     out(`  ${system.name} c=${c}: ${fmtNum(f.cyclesPerSec)} cycles/s, p50 ${fmtMs(f.latency.p50Ms)}, p99 ${fmtMs(f.latency.p99Ms)}${f.refused ? `, refused ${f.refused}` : ""}${Object.keys(f.errors).length ? `, errors ${JSON.stringify(f.errors)}` : ""}`);
   }
-  return figures;
+  for (const clients of [8, 24]) {
+    const k = await runContended(system, clients);
+    if (clients === 8) res.contended = k;
+    else res.contention24 = k;
+    out(`  ${system.name} one key, ${clients} clients: ${fmtNum(k.winsPerSec)} wins/s, by node ${k.winsByNode.join("/")}, failed holder releases ${k.releaseFailures}${Object.keys(k.errors).length ? `, errors ${JSON.stringify(k.errors)}` : ""}`);
+  }
+  return res;
+}
+
+// ---- locker as users run it ----
+
+/** The agents' HTTP API: worker w talks to agent w % 3 over its own keep-alive pool (as clients behind a load balancer). */
+function httpSystem(cluster: AgentCluster): LockSystem & { agents: http.Agent[] } {
+  const agents = cluster.agents.map(() => new http.Agent({ keepAlive: true, maxSockets: 128 }));
+  const at = (w: number): number => w % cluster.agents.length;
+  const path = (key: string): string => `/v1/keys/${key.split("/").map(encodeURIComponent).join("/")}`;
+  return {
+    name: "locker HTTP (3 agents)",
+    nodes: cluster.agents.length,
+    agents,
+    async lock(key, value, w) {
+      const i = at(w);
+      const r = await httpJson(agents[i]!, cluster.agents[i]!.http, "PUT", path(key), { value, leaseMs: LEASE_MS });
+      if (r.status === 200) return true;
+      if (r.json.error === "locked") return false;
+      throw httpError(r, "lock");
+    },
+    async release(key, value, w) {
+      const i = at(w);
+      const r = await httpJson(agents[i]!, cluster.agents[i]!.http, "POST", `${path(key)}/release`, { value });
+      if (r.status !== 200) throw httpError(r, "release");
+    },
+    async close() {
+      for (const a of agents) a.destroy();
+    },
+  };
+}
+
+function lockerSystem(name: string, L: Locker): LockSystem {
+  return {
+    name,
+    async lock(key, value) {
+      try {
+        await L.lock(key, value, { leaseMs: LEASE_MS });
+        return true;
+      } catch (e) {
+        if (isLockerError(e, "locked")) return false;
+        throw e;
+      }
+    },
+    release: (key, value) => L.release(key, value),
+    close: () => Promise.resolve(),
+  };
+}
+
+/**
+ * Replica lag at low load: a lock through an agent's HTTP API, and the time
+ * from its 200 until the library replica's local view shows the key (0 when
+ * the replica saw it before the answer came back). One sample every ~10 ms.
+ */
+async function replicaLag(cluster: AgentCluster, node: LockerNode): Promise<LatencySummary & { note: string }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const seenAt = new Map<string, number>();
+  const onChanged = ({ key, entry }: { key: string; entry: unknown }): void => {
+    if (entry !== undefined && key.startsWith("lag/") && !seenAt.has(key)) seenAt.set(key, performance.now());
+  };
+  node.locker.on("changed", onChanged);
+  const lags: number[] = [];
+  let missed = 0;
+  const run = Date.now().toString(36);
+  try {
+    const end = performance.now() + (quick ? 2000 : 4000);
+    for (let i = 0; i < 200 && performance.now() < end; i++) {
+      const key = `lag/${run}/${i}`;
+      const a = cluster.agents[i % cluster.agents.length]!;
+      const r = await httpJson(agent, a.http, "PUT", `/v1/keys/${encodeURIComponent(key)}`, { value: "x", leaseMs: LEASE_MS });
+      const done = performance.now();
+      if (r.status !== 200) continue;
+      const waitEnd = done + 1000;
+      while (!seenAt.has(key) && performance.now() < waitEnd) await sleep(1);
+      const seen = seenAt.get(key);
+      if (seen === undefined) missed++;
+      else lags.push(Math.max(0, seen - done));
+      await httpJson(agent, a.http, "POST", `/v1/keys/${encodeURIComponent(key)}/release`, { value: "x" }).catch(() => undefined);
+      await sleep(10);
+    }
+  } finally {
+    node.locker.off("changed", onChanged);
+    agent.destroy();
+  }
+  return { ...summarize(lags), note: `${lags.length} samples, ${missed} not seen within 1 s (polled every 1 ms: ±1 ms)` };
 }
 
 // ---- main ----
 
-const results: Record<string, unknown> = { startedAt: new Date().toISOString(), machine: await machineInfo(), leaseMs: LEASE_MS, durationMs: DURATION_MS, systems: {} };
-const systems = results.systems as Record<string, { figures?: Figure[]; skipped?: string; notes?: string }>;
+const results: Record<string, unknown> = {
+  startedAt: new Date().toISOString(),
+  machine: await machineInfo(),
+  sharedMachine: "2 shared cores; other engineers ran tests at the same time: compare systems only within this run",
+  leaseMs: LEASE_MS,
+  durationMs: DURATION_MS,
+  systems: {},
+};
+const systems = results.systems as Record<string, SystemResult>;
 const work = mkdtempSync(join(tmpdir(), "locker-bench-compare-"));
 atExit(() => rmSync(work, { recursive: true, force: true }));
+const t0 = Date.now();
 
 try {
-  if (SYSTEMS.includes("locker")) {
-    out("locker: 3 voters as child processes, client Locker in this process ...");
+  if (SYSTEMS.includes("http") || SYSTEMS.includes("library")) {
+    out("locker: 3 agents (bin/locker.js agent) as OS processes ...");
+    let cluster: AgentCluster | undefined;
+    try {
+      cluster = await startAgents();
+      if (SYSTEMS.includes("http")) {
+        const s = httpSystem(cluster);
+        try {
+          systems.http = await measure(s, "3 `locker agent` processes (voters v1,v2,v3); HTTP/1.1 keep-alive; worker w → agent w % 3");
+        } finally {
+          await s.close();
+        }
+      }
+      if (SYSTEMS.includes("library")) {
+        const node = await startLibraryNode(cluster);
+        try {
+          systems.library = await measure(lockerSystem("locker library node", node.locker), "startNode({ replica: true }) in the bench process, joined to the 3 agents");
+          systems.library.replicaLag = await replicaLag(cluster, node);
+          const l = systems.library.replicaLag;
+          out(`  replica lag (HTTP lock answered → library replica sees it): p50 ${fmtMs(l.p50Ms)}, p99 ${fmtMs(l.p99Ms)}; ${l.note}`);
+        } finally {
+          await node.close();
+        }
+      }
+    } catch (e) {
+      const why = `locker agents could not run: ${(e as Error).message}`;
+      for (const k of ["http", "library"]) if (SYSTEMS.includes(k) && !systems[k]) systems[k] = { name: k, skipped: why };
+      out(`  skipped: ${why}`);
+    } finally {
+      await cluster?.stop();
+    }
+  }
+
+  if (SYSTEMS.includes("protocol")) {
+    out("locker protocol only: 3 bare voter Lockers as child processes, client Locker in this process ...");
     try {
       const cluster = await startCluster(3);
       const client = await startClient("client", cluster.specs);
-      const L = client.locker;
       try {
-        const system: LockSystem = {
-          name: "locker (3 voters)",
-          async lock(key, value) {
-            try {
-              await L.lock(key, value, { leaseMs: LEASE_MS });
-              return true;
-            } catch (e) {
-              if (isLockerError(e, "locked")) return false;
-              throw e;
-            }
-          },
-          release: (key, value) => L.release(key, value),
-          close: () => Promise.resolve(),
-        };
-        systems.locker = { figures: await measure(system), notes: "client Locker (non-voter) in the bench process; voters in 3 child processes; UDP on 127.0.0.1" };
+        systems.protocol = await measure(lockerSystem("locker protocol only (bare Lockers)", client.locker), "bare Lockers on UDP: no membership, replication, agent or HTTP");
       } finally {
         await client.close();
         await cluster.stop();
       }
     } catch (e) {
-      systems.locker = { skipped: `locker could not run: ${(e as Error).message}` };
+      systems.protocol = { name: "protocol", skipped: `locker could not run: ${(e as Error).message}` };
       out(`  skipped: ${(e as Error).message}`);
     }
   }
@@ -358,14 +589,14 @@ try {
     try {
       const { system, servers, dataDir } = await startEtcd();
       try {
-        systems.etcd = { figures: await measure(system), notes: `etcd ${execFileSync("etcd", ["--version"]).toString().split("\n")[0]}; JSON gateway /v3 over keep-alive HTTP/1.1 to the leader; data dir ${dataDir} (disk, fsync on)` };
+        systems.etcd = await measure(system, `etcd ${execFileSync("etcd", ["--version"]).toString().split("\n")[0]}; JSON gateway /v3 over keep-alive HTTP/1.1 to the leader; data dir ${dataDir} (disk, fsync on)`);
       } finally {
         await system.close();
         await Promise.all(servers.map((s) => s.stop()));
         rmSync(dataDir, { recursive: true, force: true });
       }
     } catch (e) {
-      systems.etcd = { skipped: (e as Error).message };
+      systems.etcd = { name: "etcd", skipped: (e as Error).message };
       out(`  skipped: ${(e as Error).message}`);
     }
   }
@@ -379,7 +610,7 @@ try {
         if (SYSTEMS.includes("redis")) {
           const s = redisSystem(ports[0]!);
           try {
-            systems.redis = { figures: await measure(s), notes: `${version}; ioredis, one connection; SET NX PX + Lua compare-and-delete` };
+            systems.redis = await measure(s, `${version}; ioredis, one connection; SET NX PX + Lua compare-and-delete`);
           } finally {
             await s.close();
           }
@@ -387,7 +618,7 @@ try {
         if (SYSTEMS.includes("redlock")) {
           const s = redlockSystem(ports);
           try {
-            systems.redlock = { figures: await measure(s), notes: `${version}; ioredis, one connection per instance; Redlock: majority of 3 SET NX PX, release on all` };
+            systems.redlock = await measure(s, `${version}; ioredis, one connection per instance; Redlock: majority of 3 SET NX PX, release on all`);
           } finally {
             await s.close();
           }
@@ -396,7 +627,7 @@ try {
         await Promise.all(servers.map((s) => s.stop()));
       }
     } catch (e) {
-      systems.redis = { skipped: (e as Error).message };
+      systems.redis = { name: "redis", skipped: (e as Error).message };
       out(`  skipped: ${(e as Error).message}`);
     }
   }
@@ -405,39 +636,61 @@ try {
 }
 
 // ---- report ----
+const cyc = (s: SystemResult, c: number): number => s.figures?.find((f) => f.concurrency === c)?.cyclesPerSec ?? NaN;
 const names = Object.keys(systems);
 const rows: string[][] = [];
 for (const n of names) {
   const s = systems[n]!;
-  if (!s.figures) {
-    rows.push([n, "skipped", "", "", s.skipped ?? ""]);
+  if (s.skipped) {
+    rows.push([s.name, "skipped: " + s.skipped.slice(0, 80)]);
     continue;
   }
-  for (const f of s.figures) rows.push([n, String(f.concurrency), fmtNum(f.cyclesPerSec), fmtMs(f.latency.p50Ms), fmtMs(f.latency.p99Ms)]);
+  rows.push([
+    s.name,
+    fmtMs(s.lockP50Ms ?? NaN),
+    ...CONCURRENCIES.map((c) => fmtNum(cyc(s, c))),
+    fmtNum(s.contended?.winsPerSec ?? NaN),
+    (s.contended?.winsByNode.length ?? 0) > 1 ? `${s.contended!.winsByNode.join("/")} (${fmtRatio(s.contended!.shareSpread)})` : "-",
+    String(s.contention24?.releaseFailures ?? "-"),
+    s.replicaLag ? `${fmtMs(s.replicaLag.p50Ms)} / ${fmtMs(s.replicaLag.p99Ms)}` : "-",
+  ]);
 }
-out(table("lock+release cycles, each worker on its own key (same machine, same run)", ["system", "concurrency", "cycles/s", "p50 cycle", "p99 cycle"], rows));
+out(
+  table(
+    "one run, same machine (2 shared cores, others running tests): lease 10 s, each worker on its own key for cycles",
+    ["system", "lock p50", ...CONCURRENCIES.map((c) => `cycles/s C=${c}`), "8 on 1 key wins/s", "wins by node (max/min)", "24 on 1 key: failed releases", "replica lag p50/p99"],
+    rows,
+  ),
+);
 
-const ours = systems.locker?.figures;
-if (ours) {
-  const ratioRows: string[][] = [];
-  for (const n of names.filter((x) => x !== "locker")) {
-    const theirs = systems[n]?.figures;
-    if (!theirs) continue;
-    for (const f of theirs) {
-      const o = ours.find((x) => x.concurrency === f.concurrency);
-      if (!o) continue;
-      ratioRows.push([n, String(f.concurrency), fmtRatio(o.cyclesPerSec / f.cyclesPerSec), fmtRatio(o.latency.p50Ms / f.latency.p50Ms), fmtRatio(o.latency.p99Ms / f.latency.p99Ms)]);
-    }
+const ratioRows: string[][] = [];
+for (const ours of ["http", "library", "protocol"]) {
+  const o = systems[ours];
+  if (!o?.figures) continue;
+  for (const theirs of ["redis", "redlock", "etcd"]) {
+    const t = systems[theirs];
+    if (!t?.figures) continue;
+    ratioRows.push([
+      `${o.name} / ${t.name}`,
+      fmtRatio((o.lockP50Ms ?? NaN) / (t.lockP50Ms ?? NaN)),
+      ...CONCURRENCIES.map((c) => fmtRatio(cyc(o, c) / cyc(t, c))),
+      fmtRatio((o.contended?.winsPerSec ?? NaN) / (t.contended?.winsPerSec ?? NaN)),
+    ]);
   }
-  out(table("locker relative to each (throughput: >1× is locker faster; latency: <1× is locker faster)", ["vs", "concurrency", "cycles/s ratio", "p50 ratio", "p99 ratio"], ratioRows));
-  results.ratios = ratioRows;
-} else {
-  out(`\nlocker ${SYSTEMS.includes("locker") ? "was skipped" : "was not selected"}: no ratios.`);
 }
+if (systems.http?.figures && systems.library?.figures) {
+  const h = systems.http;
+  const l = systems.library;
+  ratioRows.push(["locker HTTP / library", fmtRatio((h.lockP50Ms ?? NaN) / (l.lockP50Ms ?? NaN)), ...CONCURRENCIES.map((c) => fmtRatio(cyc(h, c) / cyc(l, c))), fmtRatio((h.contended?.winsPerSec ?? NaN) / (l.contended?.winsPerSec ?? NaN))]);
+}
+out(table("ratios (lock p50: <1× is locker faster; cycles/s and wins/s: >1× is locker faster)", ["pair", "lock p50", ...CONCURRENCIES.map((c) => `C=${c}`), "contended wins/s"], ratioRows));
+results.ratios = ratioRows;
+results.elapsedMs = Date.now() - t0;
+out(`\nelapsed ${fmtNum((Date.now() - t0) / 1000, 1)} s; the machine was shared (2 cores, others' tests running): compare within this run only.`);
 if (interrupted()) {
   out("\ninterrupted: no results written");
   process.exit(130);
 }
 const path = writeResults("compare", results);
-out(`\nresults: ${path}`);
+out(`results: ${path}`);
 process.exit(0);
