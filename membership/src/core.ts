@@ -357,7 +357,7 @@ export class SwimCore {
           this.stats.misdirected++;
           return;
         }
-        this.sendWithUpdates(from, { type: "ack", seq: m.seq, updates: [] });
+        this.sendWithUpdates(from, { type: "ack", seq: m.seq, updates: this.buddyFor(from) });
         this.onUnknownSender(nowMs, from);
         return;
       case "pingReq":
@@ -997,6 +997,18 @@ export class SwimCore {
 
   private reapIntervalMs(): number {
     return Math.max(100, this.config.forgetDeadAfterMs / 4);
+  }
+
+  /**
+   * Lifeguard's buddy system on acks too: a member we suspect that pings us is up and
+   * may not know it is suspected (the gossip about it was spent while a partition
+   * dropped it). The ack tells it, so it refutes now rather than at our next probe of it.
+   */
+  private buddyFor(address: string): Update[] {
+    if (!this.config.lifeguard) return [];
+    const name = this.byAddress.get(address);
+    const r = name === undefined ? undefined : this.members.get(name);
+    return r && r.state === "suspect" ? [{ kind: "suspect", name: r.name, incarnation: r.incarnation, from: this.name }] : [];
   }
 
   /** Notes direct contact: a datagram from a member's address, or a push-pull it sent. */
