@@ -27,6 +27,7 @@ export interface CommandSpec {
 
 const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "http", arg: "HOST:PORT", help: `agent's HTTP address HOST:PORT (env LOCKER_HTTP, default ${DEFAULT_HTTP})` },
+  { name: "http-token-file", arg: "FILE", help: "the agent's bearer token, first line of FILE (mode 600; env LOCKER_HTTP_TOKEN, LOCKER_HTTP_TOKEN_FILE)" },
   { name: "json", help: "print the agent's JSON answer" },
   { name: "help", help: "show help" },
 ];
@@ -92,7 +93,7 @@ export function mainUsage(): string {
     ...GLOBAL_FLAGS.map(flagLine),
     "",
     "Exit codes: 0 ok, 1 check failed (locked/mismatch/contention), 2 usage, 3 not found,",
-    "  4 no quorum/unavailable, 5 timeout, 6 agent unreachable, 7 invalid request;",
+    "  4 no quorum/unavailable, 5 timeout, 6 agent unreachable, 7 invalid request, 8 unauthorized (token);",
     "  exec/elect: CMD's code, 124 lock lost (CMD stopped), 126 cannot run CMD, 127 CMD not found;",
     "  128+N when signal N stopped locker (130 SIGINT, 143 SIGTERM, 129 SIGHUP).",
     "",
@@ -117,7 +118,7 @@ export function commandUsage(c: CommandSpec): string {
           ? "Exit code: CMD's (128+N if signal N ended it); 124 if the lock was lost and CMD was stopped;\n  128+N if signal N stopped locker while it waited for KEY."
           : "Exit code: CMD's, once CMD exits by itself while leading (128+N if signal N ended it).",
       ]
-    : ["", "Exit codes: 0 ok, 1 check failed, 2 usage, 3 not found, 4 no quorum, 5 timeout, 6 agent unreachable, 7 invalid."];
+    : ["", "Exit codes: 0 ok, 1 check failed, 2 usage, 3 not found, 4 no quorum, 5 timeout, 6 agent unreachable, 7 invalid, 8 unauthorized."];
   return [
     c.command ? `Usage: locker ${c.name} [flags] ${c.args}` : `Usage: locker ${c.name} ${c.args}${c.args ? " " : ""}[flags]`,
     "",

@@ -1,24 +1,26 @@
 // The `locker` command's exit codes (the README's table uses the same words)
 // and how a failure or a signal maps to one.
 import { constants } from "node:os";
-import { LockerError, type LockerErrorCode } from "../errors.js";
+import { ERROR_TABLE, LockerError } from "../errors.js";
 import { ConfigError } from "../agent/config.js";
-import { AgentUnreachableError } from "./client.js";
+import { AgentUnauthorizedError, AgentUnreachableError } from "./client.js";
 
-/** Exit codes; the README's table is generated from the same words. */
+/** Exit codes. Those of failed operations come from the one error table (src/errors.ts). */
 export const EXIT = {
   ok: 0,
   /** The check failed: locked, mismatch, contention. */
-  failed: 1,
+  failed: ERROR_TABLE.locked.exitCode,
   usage: 2,
-  notFound: 3,
+  notFound: ERROR_TABLE.not_found.exitCode,
   /** no_quorum or unavailable: the cluster cannot answer now. */
-  noQuorum: 4,
-  timeout: 5,
+  noQuorum: ERROR_TABLE.no_quorum.exitCode,
+  timeout: ERROR_TABLE.timeout.exitCode,
   /** The agent could not be reached. */
   unreachable: 6,
   /** The agent refused the request as invalid. */
-  invalid: 7,
+  invalid: ERROR_TABLE.invalid.exitCode,
+  /** The agent wants its bearer token (--http-token-file, LOCKER_HTTP_TOKEN). */
+  unauthorized: ERROR_TABLE.unauthorized.exitCode,
   /** exec/elect: the lock was lost and the command was stopped. */
   lockLost: 124,
   /** exec/elect: the command could not be started. */
@@ -36,20 +38,10 @@ export class UsageError extends Error {
   }
 }
 
-const BY_CODE: Record<LockerErrorCode, number> = {
-  locked: EXIT.failed,
-  mismatch: EXIT.failed,
-  contention: EXIT.failed,
-  not_found: EXIT.notFound,
-  no_quorum: EXIT.noQuorum,
-  unavailable: EXIT.noQuorum,
-  timeout: EXIT.timeout,
-  invalid: EXIT.invalid,
-};
-
 export function exitCodeFor(e: unknown): number {
   if (e instanceof AgentUnreachableError) return EXIT.unreachable;
-  if (e instanceof LockerError) return BY_CODE[e.code];
+  if (e instanceof AgentUnauthorizedError) return EXIT.unauthorized;
+  if (e instanceof LockerError) return ERROR_TABLE[e.code].exitCode;
   if (e instanceof UsageError || e instanceof ConfigError) return EXIT.usage;
   return EXIT.failed;
 }

@@ -6,7 +6,7 @@ import { SystemClock } from "../util/clock.js";
 import { ConfigError } from "../agent/config.js";
 import { Keyring } from "../wire/keyring.js";
 import { COMMANDS, commandUsage, httpAddress, mainUsage, parseCommandArgs, type Parsed } from "./args.js";
-import { AgentClient } from "./client.js";
+import { AgentClient, clientToken } from "./client.js";
 import { runCommand } from "./commands.js";
 import { EXIT, exitCodeFor, UsageError } from "./exit.js";
 import { processIo, type Io } from "./io.js";
@@ -50,8 +50,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     return EXIT.ok;
   }
   let address: string;
+  let token: string | undefined;
   try {
     address = httpAddress(parsed, io.env);
+    token = clientToken(io.env, parsed.flags.get("http-token-file"));
   } catch (e) {
     return usageError(e);
   }
@@ -59,7 +61,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   const clock = new SystemClock();
   let client: AgentClient;
   try {
-    client = new AgentClient(address, clock);
+    client = new AgentClient(address, clock, undefined, token);
   } catch (e) {
     return usageError(e);
   }

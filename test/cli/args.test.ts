@@ -2,6 +2,9 @@
 // flag or address is a usage error (exit 2, usage on stderr), and the keys
 // table stays one row per key whatever the key holds.
 import test from "ava";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { main, EXIT } from "../../src/cli/main.js";
 import { AgentClient } from "../../src/cli/client.js";
 import { isLockerError } from "../../src/errors.js";
@@ -95,6 +98,31 @@ test("keys: a key or value with a newline (or another control character) stays o
     await main(["keys", "--json", "--http", agent.address], json.io);
     t.is(JSON.parse(json.out[0]!).keys[0].key, "two\nlines", "--json keeps the exact key");
   } finally {
+    await agent.close();
+  }
+});
+
+test("--http-token-file sends the agent's bearer token; without it the agent's 401 is exit 8 (unauthorized)", async (t) => {
+  const TOKEN = "k".repeat(40);
+  const agent = await startFakeAgent((_m, _u, headers) =>
+    headers.authorization === `Bearer ${TOKEN}`
+      ? { status: 200, body: { name: "n1", role: "voter", ready: true, voters: ["n1"], configVersion: 1, members: 1, summary: {} } }
+      : { status: 401, body: { error: "unauthorized", message: "this agent needs `Authorization: Bearer <token>`" } },
+  );
+  const dir = mkdtempSync(join(tmpdir(), "cli-token-"));
+  try {
+    const file = join(dir, "token");
+    writeFileSync(file, TOKEN + "\n");
+    chmodSync(file, 0o600);
+    const ok = captureIo();
+    t.is(await main(["status", "--http", agent.address, "--http-token-file", file], ok.io), EXIT.ok, ok.err.join("\n"));
+    t.regex(ok.out.join("\n"), /name:\s+n1/);
+    const none = captureIo();
+    t.is(await main(["status", "--http", agent.address], none.io), EXIT.unauthorized);
+    t.is(EXIT.unauthorized, 8);
+    t.regex(none.err.join("\n"), /Bearer/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
     await agent.close();
   }
 });

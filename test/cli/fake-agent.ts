@@ -21,13 +21,13 @@ export interface FakeAgent {
  * Starts a fake agent on loopback. `answer` returns the reply for a request,
  * or undefined to hold the request open (a long poll that never ends).
  */
-export async function startFakeAgent(answer: (method: string, url: string) => FakeAnswer | undefined): Promise<FakeAgent> {
+export async function startFakeAgent(answer: (method: string, url: string, headers: http.IncomingHttpHeaders) => FakeAnswer | undefined): Promise<FakeAgent> {
   const events = new EventEmitter();
   const held = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
     req.resume();
     req.on("end", () => {
-      const a = answer(req.method ?? "GET", req.url ?? "/");
+      const a = answer(req.method ?? "GET", req.url ?? "/", req.headers);
       if (a) {
         const text = JSON.stringify(a.body);
         res.writeHead(a.status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
