@@ -715,47 +715,47 @@ export function describeSightings(s: Sighting[], gapMs = 1000): string[] {
 
 // ---------------------------------------------------------------------------
 // One LAN test file at a time on this machine: they measure timings, and two
-// of them at once on two cores would measure each other. A directory lock
-// with the owner's PID; a dead owner's lock is taken over.
+// of them at once on two cores would measure each other. A fair queue: each
+// waiter drops a ticket (start time, PID) into a directory; the oldest ticket
+// of a live process holds the lock; tickets of dead processes are removed.
 
-const LOCK = join(tmpdir(), "locker-lan-tests.lock");
-let lockHeld = false;
+const QUEUE = join(tmpdir(), "locker-lan-tests.queue");
+let ticket: string | undefined;
+
+function queueHead(): string | undefined {
+  let names: string[] = [];
+  try {
+    names = readdirSync(QUEUE).filter((n) => /^\d+-\d+$/.test(n)).sort();
+  } catch {
+    return undefined;
+  }
+  for (const n of names) {
+    const pid = Number(n.split("-")[1]);
+    if (pid === process.pid || pidAlive(pid)) return n;
+    quietly(() => rmSync(join(QUEUE, n), { force: true }));
+  }
+  return undefined;
+}
 
 export async function acquireLanLock(maxWaitMs = 100_000): Promise<{ waitedMs: number; acquired: boolean }> {
   const started = Date.now();
   installExitHook();
-  for (let round = 0; round < Math.ceil(maxWaitMs / 250) + 1; round++) {
-    try {
-      mkdirSync(LOCK);
-      writeFileSync(join(LOCK, "pid"), String(process.pid));
-      lockHeld = true;
-      return { waitedMs: Date.now() - started, acquired: true };
-    } catch {
-      let owner = 0;
-      try {
-        owner = Number(readFileSync(join(LOCK, "pid"), "utf8"));
-      } catch {
-        // being written, or half-made by a dead owner
-        try {
-          if (Date.now() - statSync(LOCK).mtimeMs > 5000) rmSync(LOCK, { recursive: true, force: true });
-        } catch {
-          // gone already
-        }
-      }
-      if (owner > 0 && !pidAlive(owner)) rmSync(LOCK, { recursive: true, force: true });
-    }
+  if (!ticket) {
+    mkdirSync(QUEUE, { recursive: true });
+    ticket = `${String(Date.now()).padStart(15, "0")}-${process.pid}`;
+    writeFileSync(join(QUEUE, ticket), "");
+  }
+  for (let round = 0; round < Math.ceil(maxWaitMs / 200) + 1; round++) {
+    if (queueHead() === ticket) return { waitedMs: Date.now() - started, acquired: true };
     if (Date.now() - started > maxWaitMs) break;
-    await sleep(250);
+    await sleep(200);
   }
   return { waitedMs: Date.now() - started, acquired: false };
 }
 
 export function releaseLanLock(): void {
-  if (!lockHeld) return;
-  lockHeld = false;
-  try {
-    if (Number(readFileSync(join(LOCK, "pid"), "utf8")) === process.pid) rmSync(LOCK, { recursive: true, force: true });
-  } catch {
-    // not ours any more
-  }
+  if (!ticket) return;
+  const mine = ticket;
+  ticket = undefined;
+  quietly(() => rmSync(join(QUEUE, mine), { force: true }));
 }
