@@ -634,10 +634,11 @@ export class SwimCore {
   /**
    * A ping from an address we hold no member at: its sender knows us and we do
    * not know it (we restarted with an empty table, or the rest of the cluster
-   * re-formed without it). Push our state so both sides learn each other within a
-   * probe interval instead of the next push-pull. Bounded: once per address per
-   * reconnect interval, and at most one such push-pull per probe interval in all
-   * (a forged source address gains an attacker one datagram's worth of state per second).
+   * re-formed without it). A push-pull request with just our own entry makes it
+   * answer with its whole state, so both sides learn each other within a probe
+   * interval instead of at the next push-pull. Bounded: once per address per
+   * reconnect interval, at most one per probe interval in all, one datagram each
+   * (a forged source address gains an attacker nothing it could not ask for).
    */
   private onUnknownSender(nowMs: number, from: string): void {
     if (this.leaving || this.byAddress.has(from) || from === this.address) return;
@@ -647,13 +648,14 @@ export class SwimCore {
     if (this.unknownSenders.size >= MAX_UNKNOWN_SENDERS) this.unknownSenders.delete(this.unknownSenders.keys().next().value!);
     this.unknownSenders.set(from, nowMs);
     this.lastUnknownPushMs = nowMs;
-    this.sendState(from, this.nextSeq(), false, false);
+    this.sendState(from, this.nextSeq(), false, false, true);
   }
 
-  private sendState(to: string, id: number, response: boolean, join: boolean): void {
+  /** Sends our state as a push-pull (all of it, or with `selfOnly` just our own entry: a request that costs one datagram). */
+  private sendState(to: string, id: number, response: boolean, join: boolean, selfOnly = false): void {
     this.stats.pushPulls++;
     const entries: PushPullEntry[] = [];
-    for (const r of this.members.values()) {
+    for (const r of selfOnly ? [this.self] : this.members.values()) {
       entries.push({ name: r.name, address: r.address, incarnation: r.incarnation, state: stateCode(r.state), meta: r.meta });
     }
     // Chunks stand alone: each is merged on arrival, so a lost chunk costs only its entries.
