@@ -125,6 +125,8 @@ export function resolveConfig(profile: ProfileName | MembershipConfig = "lan", o
   if (!base) throw new RangeError(`unknown membership profile ${String(profile)}`);
   const c: MembershipConfig = { ...base };
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
+  // A full config written before this knob existed keeps working with the lan default.
+  if ((c as Partial<MembershipConfig>).reconnectTimeoutMs === undefined) c.reconnectTimeoutMs = lanProfile.reconnectTimeoutMs;
   const positive: (keyof MembershipConfig)[] = [
     "probeIntervalMs", "probeTimeoutMs", "retransmitMult", "suspicionMult", "suspicionMaxTimeoutMult",
     "awarenessMaxMultiplier", "forgetDeadAfterMs", "reconnectTimeoutMs", "joinRetryIntervalMs", "joinMaxAttempts", "maxMetaBytes", "maxMembers",

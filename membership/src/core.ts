@@ -228,7 +228,7 @@ export class SwimCore {
   private readonly joinRequests = new Map<number, { join: number; address: string }>();
   private readonly byAddress = new Map<string, string>();
   private readonly reconnectTargets = new Map<string, ReconnectTarget>();
-  private readonly unknownSenders = new Map<string, number>();
+  private readonly unknownSenders = new Map<string, { firstMs: number; pushedMs: number }>();
   private lastUnknownPushMs = -Infinity;
   private readonly conflictsSeen = new Map<string, number>();
   private leaving = false;
@@ -636,17 +636,25 @@ export class SwimCore {
    * not know it (we restarted with an empty table, or the rest of the cluster
    * re-formed without it). A push-pull request with just our own entry makes it
    * answer with its whole state, so both sides learn each other within a probe
-   * interval instead of at the next push-pull. Bounded: once per address per
-   * reconnect interval, at most one per probe interval in all, one datagram each
-   * (a forged source address gains an attacker nothing it could not ask for).
+   * interval instead of at the next push-pull. Only a sender still unknown a
+   * probe interval after its first ping: a member that just joined pings before
+   * gossip about it arrives, and answering all of those with full states would
+   * flood a mass join. Bounded: once per address per reconnect interval, at most
+   * one per probe interval in all, one datagram each (a forged source address
+   * gains an attacker nothing it could not ask for).
    */
   private onUnknownSender(nowMs: number, from: string): void {
     if (this.leaving || this.byAddress.has(from) || from === this.address) return;
+    const u = this.unknownSenders.get(from);
+    if (!u) {
+      if (this.unknownSenders.size >= MAX_UNKNOWN_SENDERS) this.unknownSenders.delete(this.unknownSenders.keys().next().value!);
+      this.unknownSenders.set(from, { firstMs: nowMs, pushedMs: -Infinity });
+      return;
+    }
+    if (nowMs - u.firstMs < this.config.probeIntervalMs) return;
+    if (nowMs - u.pushedMs < Math.max(this.config.reconnectIntervalMs, this.config.probeIntervalMs)) return;
     if (nowMs - this.lastUnknownPushMs < this.config.probeIntervalMs) return;
-    const last = this.unknownSenders.get(from);
-    if (last !== undefined && nowMs - last < Math.max(this.config.reconnectIntervalMs, this.config.probeIntervalMs)) return;
-    if (this.unknownSenders.size >= MAX_UNKNOWN_SENDERS) this.unknownSenders.delete(this.unknownSenders.keys().next().value!);
-    this.unknownSenders.set(from, nowMs);
+    u.pushedMs = nowMs;
     this.lastUnknownPushMs = nowMs;
     this.sendState(from, this.nextSeq(), false, false, true);
   }

@@ -147,4 +147,11 @@ test("config: profiles resolve, bad knobs get a clear error", async (t) => {
   t.throws(() => resolveConfig("lan", { probeTimeoutMs: 2000 }), { message: /probeTimeoutMs must be less than probeIntervalMs/ });
   t.throws(() => resolveConfig("lan", { indirectChecks: -1 }), { message: /indirectChecks/ });
   t.throws(() => resolveConfig("nope" as "lan"), { message: /unknown membership profile/ });
+  // The reconnect knobs: documented defaults, and a full config from before reconnectTimeoutMs still resolves.
+  t.is(resolveConfig("lan").reconnectIntervalMs, 10_000);
+  t.is(resolveConfig("lan").reconnectTimeoutMs, 24 * 3_600_000);
+  t.is(resolveConfig("local").reconnectTimeoutMs, 3_600_000);
+  const { reconnectTimeoutMs: _omitted, ...old } = resolveConfig("wan");
+  t.is(resolveConfig(old as never).reconnectTimeoutMs, 24 * 3_600_000);
+  t.throws(() => resolveConfig("lan", { reconnectTimeoutMs: 0 }), { message: /reconnectTimeoutMs/ });
 });

@@ -78,9 +78,10 @@ for (const quick of [true, false]) {
     await c.settle(restarted.map((x, i) => x.m.bootstrap(i === 0 ? [] : [restarted[0]!.address])), 10_000);
     const all = [...restarted, survivor];
     const healed = c.timeUntil(() => c.converged(all), 120_000);
-    // Held alive, the survivor's next probes reach the new processes, which do not know it and push their
-    // state to it (a probe interval per member, 4 members); held dead, its reconnect tries one every reconnectIntervalMs.
-    const bound = (quick ? (n - 1) * c0.probeIntervalMs : c0.reconnectIntervalMs) + spreadBoundMs(n);
+    // Held alive, the survivor probes each new process once per round of n−1 probe intervals; one that still
+    // does not know it at the second ping asks it for its state. Held dead, its reconnect tries one every
+    // reconnectIntervalMs.
+    const bound = (quick ? 2 * (n - 1) * c0.probeIntervalMs : c0.reconnectIntervalMs) + spreadBoundMs(n);
     const tookMs = c.clock.now() - t0;
     t.log(`healed after ${healed === undefined ? "never" : tookMs} ms (bound ${bound} ms); survivor sees ${survivor.m.members().map((m) => `${m.name}@${m.incarnation}:${m.state}`).join(" ")}`);
     t.not(healed, undefined);
