@@ -11,6 +11,7 @@ export const ChannelId = {
   cas: 2,
   replication: 3,
   control: 4,
+  forward: 5, // key affinity: a key's operations handed to its coordinator (src/node/affinity.ts)
 } as const;
 export type ChannelId = (typeof ChannelId)[keyof typeof ChannelId];
 
