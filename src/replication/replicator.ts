@@ -1,6 +1,7 @@
 // Asynchronous replication over the transport's replication channel.
-// A voter pushes its acceptor's changes to every non-voting member in batches
-// (every pushIntervalMs, as locker does), each batch a request retried by the
+// A voter pushes its acceptor's changes to every non-voting member: at once
+// when nothing is in flight to that member, batched while a push is (so the
+// batch size follows the load, not a timer), each batch a request retried by the
 // transport; a member that joins pulls a paged snapshot of the live keys from
 // a voter, then keeps receiving the stream. Changes are applied by ballot, so
 // duplicates, reordering and pushes of the same change by several voters are
@@ -59,7 +60,11 @@ export interface ReplicatorOptions {
   sink: ReplicaSink;
   peers: ReplicationPeers;
   config?: ConfigHandler;
-  /** Batching interval of pushes. Default 100 ms (locker's). */
+  /**
+   * Interval of the housekeeping tick: new and gone replicas, snapshot pulls,
+   * and pushes left over (after a failed push). Changes themselves are pushed
+   * as they happen. Default 100 ms.
+   */
   pushIntervalMs?: number;
   /** Push batches awaiting an ack per replica. Default 32. */
   maxInflightPerReplica?: number;
@@ -123,6 +128,8 @@ interface Session {
 
 /** Bytes of a push or page message around its entries (type, names, numbers, array headers), with margin. */
 const MESSAGE_OVERHEAD_BYTES = 120;
+/** Encoded bytes of a small change entry (short key and names, small value): an estimate, used only to skip a push that surely would not fill a message; wrong either way it only changes when a batch goes. */
+const MIN_ENTRY_BYTES = 24;
 const MAX_LOST_TARGETS = 10_000;
 
 export class Replicator {
@@ -142,6 +149,8 @@ export class Replicator {
   private readonly maxPageAttempts: number;
   private readonly entryBudgetBytes: number;
   private tickTimer: TimerHandle | undefined;
+  /** A flush is deferred to the end of this event (changes made in one event share a push). */
+  private flushQueued = false;
   private expiryTimer: TimerHandle | undefined;
   private expiryAt = Infinity;
   private unsubscribe: () => void;
@@ -276,7 +285,28 @@ export class Replicator {
   // ---- voter side: pushes ----
 
   private onLocalChange(key: string): void {
+    if (this.targets.size === 0) return;
     for (const t of this.targets.values()) t.dirty.add(key);
+    this.queueFlush();
+  }
+
+  /**
+   * Flush when idle, batch when busy: deferred to the end of the current
+   * event, so the changes one datagram or one timer caused go in one push.
+   * A replica with nothing in flight gets its changes at once (lag ≈ one
+   * hop, not up to a tick); one with a push in flight gets only full
+   * messages now and the rest when that push is acknowledged (onPushDone),
+   * so a busy voter sends a few large pushes instead of one per change.
+   */
+  private queueFlush(): void {
+    if (this.flushQueued || this.closed) return;
+    this.flushQueued = true;
+    this.o.clock.defer(() => {
+      this.flushQueued = false;
+      if (this.closed || !this.o.source.active) return;
+      const now = this.o.clock.now();
+      for (const t of this.targets.values()) this.pushTo(t, now, t.inflight > 0);
+    });
   }
 
   private refreshTargets(now: number): void {
@@ -299,8 +329,10 @@ export class Replicator {
     }
   }
 
-  private pushTo(t: Target, now: number): void {
+  /** `fullOnly`: send only while the dirty keys surely fill a message (a push is in flight; the rest waits for its ack). */
+  private pushTo(t: Target, now: number, fullOnly = false): void {
     while (t.dirty.size > 0 && t.inflight < this.maxInflight) {
+      if (fullOnly && t.dirty.size * MIN_ENTRY_BYTES < this.entryBudgetBytes) return;
       const batch = this.takeBatch(t.dirty, now);
       if (batch.entries.length === 0) continue;
       this.sendPush(t, batch.entries);
@@ -340,6 +372,9 @@ export class Replicator {
       (reply) => {
         t.inflight--;
         if (reply.type === "ack" && reply.cfg > this.o.peers.configVersion()) this.o.config?.newerSeen(reply.cfg, t.address);
+        // What piled up while this push was out goes now, as one batch. (A
+        // failed push waits for the tick instead: no hot loop at a dead replica.)
+        if (t.dirty.size > 0 && this.targets.get(t.address) === t) this.queueFlush();
       },
       () => {
         t.inflight--;
