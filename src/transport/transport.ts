@@ -233,7 +233,7 @@ export class Transport {
     this.outboxes.clear();
     for (const [to, box] of boxes) {
       for (const packed of packFrames(box.frames, this.maxFrameBytes)) {
-        const datagram = this.envelope.wrap(packed.body, packed.frameCount);
+        const datagram = this.envelope.wrap(packed.body, packed.frameCount, to);
         if (datagram.length > this.maxDatagramBytes) throw new Error("invariant: datagram over the cap");
         this.stats.datagramsOut++;
         this.stats.framesOut += packed.frameCount;
@@ -315,7 +315,7 @@ export class Transport {
     this.stats.bytesIn += datagram.length;
     let frames: Frame[];
     try {
-      frames = decodeFrames(this.envelope.unwrap(datagram));
+      frames = decodeFrames(this.envelope.unwrap(datagram, from));
     } catch (e) {
       this.drop(e instanceof WireError ? e.reason : "bad_frame");
       return;

@@ -5,7 +5,7 @@
 //   0      2         3       4             5          5+L
 //   | "LK" | version | flags | labelLength | label... | body...
 // Sealed (protocol version 2: adds the replay stamp, authenticated with the header):
-//   | "LK" | 2 | flags | L | label | bootId(8) | seq(8) | wallMs(8) | nonce(12) | ciphertext | tag(16)
+//   | "LK" | 2 | flags | L | label | bootId(8) | seq(8) | wallMs(8) | destBootId(8) | nonce(12) | ciphertext | tag(16)
 //
 // What a replayed sealed datagram could do, per message type, and why it now cannot.
 // A replay is a datagram captured on the wire and sent again, unchanged (a
@@ -14,7 +14,12 @@
 // (bootId, seq) it accepted before (ReplayGuard's sliding window), and any
 // stamp whose wallMs is more than the clock window (120 s) away from its own
 // wall clock, so a capture is useless once it is older than that, whatever
-// the receiver forgot (a restart, an LRU eviction). The protocols were already
+// the receiver forgot (a restart, an LRU eviction). The stamp also names the
+// boot id of the node it is addressed to, as the sender last heard it from
+// that address (zeros before it heard anything): a datagram captured on its
+// way to node A and replayed to node B, which knows A's boot id, is refused
+// too (B has its own window for the sender, in which A's sequence numbers
+// look new). The protocols were already
 // safe under duplicated and delayed datagrams (the network's own faults);
 // replays were the one way to do it on purpose, at any time, as often as wanted:
 // - CAS prepare / accept / peek / probe: Paxos tolerates duplicates, but a
@@ -62,8 +67,11 @@ export const MAX_CLUSTER_LABEL_BYTES = 64;
 export const DEFAULT_MAX_DATAGRAM_BYTES = 1400;
 /** Below this a datagram cannot hold a useful frame; refuse such a configuration. */
 export const MIN_MAX_DATAGRAM_BYTES = 256;
-/** bootId(8) ‖ seq(8) ‖ wallMs(8). */
-export const REPLAY_STAMP_BYTES = 24;
+/** bootId(8) ‖ seq(8) ‖ wallMs(8) ‖ destBootId(8). */
+export const REPLAY_STAMP_BYTES = 32;
+/** Bound on the peers (address → boot id) an envelope remembers for addressing its stamps. */
+export const MAX_PEER_BOOT_IDS = 4096;
+const NO_BOOT_ID = "0000000000000000";
 /** Bytes sealing adds to a datagram: the replay stamp and the cipher's nonce and tag. */
 export const SEAL_OVERHEAD_BYTES = REPLAY_STAMP_BYTES + SEAL_CIPHER_OVERHEAD_BYTES;
 
@@ -91,6 +99,8 @@ export class Envelope {
   private readonly guard: ReplayGuard | undefined;
   /** The replay stamp of the last datagram `unwrap` returned (undefined for plain ones); for tests and logs. */
   lastStamp: ReplayStamp | undefined;
+  /** Boot id (hex) each peer address last sealed a datagram with, in recency order (bounded LRU). */
+  private readonly peerBootIds = new Map<string, string>();
 
   constructor(options: EnvelopeOptions = {}) {
     this.label = Buffer.from(options.clusterLabel ?? "", "utf8");
@@ -130,18 +140,24 @@ export class Envelope {
     return this.guard?.size ?? 0;
   }
 
-  /** Wraps a body (a CBOR sequence of `frameCount` frames). */
-  wrap(body: Uint8Array, frameCount: number): Buffer {
+  /** This envelope's boot id (hex) when it seals; undefined in plain mode. */
+  get bootId(): string | undefined {
+    return this.stamper?.bootId;
+  }
+
+  /** Wraps a body (a CBOR sequence of `frameCount` frames) for the peer at `to` (names its boot id in the stamp when known). */
+  wrap(body: Uint8Array, frameCount: number, to?: string): Buffer {
     const header = frameCount > 1 ? this.headerCompound : this.headerPlain;
     if (!this.keyring) return Buffer.concat([header, body]);
     const aad = Buffer.allocUnsafe(header.length + REPLAY_STAMP_BYTES);
     header.copy(aad, 0);
     this.stamper!.stamp(aad, header.length, this.wallNow());
+    aad.write((to !== undefined && this.peerBootIds.get(to)) || NO_BOOT_ID, header.length + 24, "hex");
     return Buffer.concat([aad, this.keyring.seal(aad, body)]);
   }
 
-  /** Checks the envelope and returns the body; throws WireError with the drop reason. */
-  unwrap(datagram: Uint8Array): Uint8Array {
+  /** Checks the envelope and returns the body; throws WireError with the drop reason. `from`: the sender's address, learnt for addressing replies. */
+  unwrap(datagram: Uint8Array, from?: string): Uint8Array {
     this.lastStamp = undefined;
     if (datagram.length < 5) throw new WireError("too_short", "datagram shorter than the envelope header");
     if (datagram[0] !== MAGIC_0 || datagram[1] !== MAGIC_1) throw new WireError("bad_magic", "not a locker datagram");
@@ -173,10 +189,21 @@ export class Envelope {
     // forgery can neither move a window nor take an LRU slot.
     const before = this.guard!.check(stamp, now);
     if (before !== "ok") throw new WireError(before, before === "replayed" ? "replayed sealed datagram" : "sealed datagram outside the clock window");
+    // Addressed to another node we know (not to us, not "unknown", not our own
+    // previous life, which we cannot know): a replay aimed at the wrong receiver.
+    const dest = Buffer.from(datagram.buffer, datagram.byteOffset + headerEnd + 24, 8).toString("hex");
+    if (dest !== NO_BOOT_ID && dest !== this.stamper!.bootId && this.guard!.knows(dest)) {
+      throw new WireError("replayed", "sealed datagram addressed to another node");
+    }
     const body = keyring.open(datagram.subarray(0, aadEnd), datagram.subarray(aadEnd));
     const verdict = this.guard!.commit(stamp, now);
     if (verdict !== "ok") throw new WireError(verdict, "replayed sealed datagram");
     this.lastStamp = stamp;
+    if (from !== undefined && this.peerBootIds.get(from) !== stamp.bootId) {
+      this.peerBootIds.delete(from);
+      if (this.peerBootIds.size >= MAX_PEER_BOOT_IDS) this.peerBootIds.delete(this.peerBootIds.keys().next().value!);
+      this.peerBootIds.set(from, stamp.bootId);
+    }
     return body;
   }
 }

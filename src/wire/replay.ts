@@ -87,6 +87,11 @@ export class ReplayGuard {
     return (w.bits[word]! & bit) !== 0 ? "replayed" : "ok";
   }
 
+  /** Whether `bootId` (hex) is a sender this guard tracks: a datagram addressed to it was meant for another node. */
+  knows(bootId: string): boolean {
+    return this.senders.has(bootId);
+  }
+
   /** Checks and, when accepted, records the stamp. Call only for a datagram that authenticated. */
   commit(s: ReplayStamp, nowWallMs: number): ReplayVerdict {
     const verdict = this.check(s, nowWallMs);
@@ -132,6 +137,11 @@ export class ReplayStamper {
 
   constructor(private readonly newBootId: () => Buffer) {
     this.bootIdBytes = newBootId();
+  }
+
+  /** This sender's boot id, hex (as receivers key their windows). */
+  get bootId(): string {
+    return this.bootIdBytes.toString("hex");
   }
 
   /** Writes bootId(8) ‖ seq(8, BE) ‖ wallMs(8, BE) into `out` at `offset`. */

@@ -142,3 +142,25 @@ test("property: the guard accepts each (sender, seq) at most once and never refu
   );
   t.pass();
 });
+
+test("a datagram captured on its way to A and replayed to B (who knows A) is refused; a restarted receiver still accepts", (t) => {
+  const wall = 1_800_000_000_000;
+  const env = () => new Envelope({ keyring: new Keyring([key]), wallNow: () => wall });
+  const s = env();
+  const a = env();
+  const b = env();
+  // Everyone has heard from everyone once (first contact carries no destination).
+  for (const [from, fromAddr] of [[s, "s"], [a, "a"], [b, "b"]] as const) {
+    for (const [to, toAddr] of [[s, "s"], [a, "a"], [b, "b"]] as const) if (from !== to) to.unwrap(from.wrap(body, 1, toAddr), fromAddr);
+  }
+  const toA = s.wrap(body, 1, "a");
+  t.is(reason(() => b.unwrap(toA, "s")), "replayed", "addressed to A, whom B knows");
+  t.is(reason(() => a.unwrap(toA, "s")), "ok", "A takes it");
+  // A restarts: S still addresses A's old boot id, which the new A cannot know.
+  const a2 = env();
+  t.is(reason(() => a2.unwrap(s.wrap(body, 1, "a"), "s")), "ok");
+  // Once S hears from the new A, it addresses the new boot id.
+  s.unwrap(a2.wrap(body, 1, "s"), "a");
+  const toA2 = s.wrap(body, 1, "a");
+  t.is(reason(() => a2.unwrap(toA2, "s")), "ok");
+});
