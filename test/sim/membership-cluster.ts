@@ -152,16 +152,23 @@ export function falseDeaths(nodes: Iterable<SimNode>, crashed: ReadonlySet<strin
 
 /**
  * Upper bound on crash detection at every member with Lifeguard, derived from the
- * timings. Each probe interval every member probes one other at random in
- * round-robin, so probes of the victim arrive at about one per interval: the
- * first one starts within 3 intervals (≥ 95 %) and is judged failed one
- * interval later. Then other members' failed probes confirm the suspicion, which
- * shrinks it to the minimum timeout (the last-chance buddy pings fall inside
- * it); the first death announced spreads in a gossip round or two.
- * So: minimum suspicion + 4 probe intervals + 2 gossip intervals.
+ * timings. Each probe interval every member probes one other in randomized
+ * round-robin, so probes of the victim arrive at about one per interval (a
+ * Poisson stream): none within k intervals has probability ≈ e^−k. The first
+ * failed probe is judged one interval after it starts. Other members' failed
+ * probes confirm the suspicion, which shrinks it to the minimum timeout (the
+ * last-chance buddy pings fall inside it); the death spreads in a gossip round
+ * or two. So: minimum suspicion + (k + 1) probe intervals + 2 gossip intervals,
+ * with k = 6 for the slowest of several runs (P ≈ 0.25 % per run of exceeding it)
+ * and k = 2 for the median (P(k > 2) ≈ 14 %).
  */
-export function crashDetectionBoundMs(c: MembershipConfig, n: number): number {
-  return suspicionTimeoutMs(c.suspicionMult, n, c.probeIntervalMs) + 4 * c.probeIntervalMs + 2 * c.gossipIntervalMs;
+export function crashDetectionBoundMs(c: MembershipConfig, n: number, k = 6): number {
+  return suspicionTimeoutMs(c.suspicionMult, n, c.probeIntervalMs) + (k + 1) * c.probeIntervalMs + 2 * c.gossipIntervalMs;
+}
+
+/** The bound for the median of several runs (k = 2). */
+export function crashDetectionMedianBoundMs(c: MembershipConfig, n: number): number {
+  return crashDetectionBoundMs(c, n, 2);
 }
 
 export function quantiles(xs: readonly number[]): { min: number; median: number; max: number } {
