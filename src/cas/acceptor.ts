@@ -3,6 +3,7 @@
 // view events; expiry and garbage collection run when the driver calls tick().
 // Key state is kept in columns (typed arrays and arrays indexed by a slot per
 // key) rather than an object graph per key: a live lease costs ~200 bytes.
+import { ANY_CONFIG_VERSION, isConfigRegister } from "./reserved.js";
 import { maxPlausibleCounter, type Ballot } from "./ballot.js";
 import type { CasReply, CasRequest, WireRecord } from "./messages.js";
 import { SlotDeadlineHeap, SlotFifo } from "./lease-table.js";
@@ -176,7 +177,11 @@ export class Acceptor {
         return this.nack("ballot", null);
       }
     }
-    if (msg.cfg !== this.config.configVersion) return this.nack("config", null);
+    // A peek of a configuration register is answered under any version: it
+    // changes nothing, and it is how a node checks that a configuration it
+    // was told about was chosen (see reconfig.ts, verification).
+    const anyVersionPeek = msg.type === "peek" && msg.cfg === ANY_CONFIG_VERSION && isConfigRegister(msg.key);
+    if (msg.cfg !== this.config.configVersion && !anyVersionPeek) return this.nack("config", null);
     if (this.isQuiet(now)) return this.nack("quiet", null);
     const events: AcceptorEvent[] = [];
     let slot = this.slotOf.get(msg.key) ?? -1;

@@ -1,15 +1,16 @@
 // The CAS driver: binds one node's acceptor (when it is a voter) and its
 // proposer rounds to a transport channel and a Clock — requests and replies,
 // per-key queues, retries with backoff, the fast-path cache, lease timers.
+import { ANY_CONFIG_VERSION, isConfigRegister } from "./reserved.js";
 import { LockerError } from "../errors.js";
 import type { LockerLimits } from "../limits.js";
 import type { Address, Channel } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Random } from "../util/random.js";
 import { Acceptor, type AcceptorEvent } from "./acceptor.js";
-import { HybridLogicalClock, type Ballot } from "./ballot.js";
+import { ballotToString, HybridLogicalClock, type Ballot } from "./ballot.js";
 import { isCasRequest, type CasMessage, type CasReply, type CasRequest } from "./messages.js";
-import { peekVerdict, ProposerRound, retryDelayMs, type KnownRecord, type PeekReply, type CasOp, type FastPathState, type OpResult, type Outgoing, type OwnWrite, type RoundOutcome } from "./proposer.js";
+import { bytesEqual, peekVerdict, ProposerRound, retryDelayMs, type KnownRecord, type PeekReply, type CasOp, type FastPathState, type OpResult, type Outgoing, type OwnWrite, type RoundOutcome } from "./proposer.js";
 
 export interface VoterSpec {
   /** Unique node name (the ballot tie-break). */
@@ -595,6 +596,63 @@ export class CasNode {
         );
       }
     });
+  }
+
+  /**
+   * The value of a configuration register chosen among `voters` (the voters
+   * of the configuration that chose it, by name): a majority of them report
+   * the same accepted ballot with a live record — a value accepted by a
+   * majority at one ballot is chosen. Null when that cannot be shown (yet).
+   * The peeks carry ANY_CONFIG_VERSION: they are answered whatever version
+   * each acceptor runs now.
+   */
+  async chosenRegister(key: string, voters: readonly string[], timeoutMs: number): Promise<Uint8Array | null> {
+    const replies = await this.peekRegister(key, voters, timeoutMs);
+    const quorum = Math.floor(voters.length / 2) + 1;
+    const byBallot = new Map<string, { count: number; value: Uint8Array }>();
+    for (const r of replies) {
+      if (!r) continue;
+      const id = ballotToString(r.ballot);
+      const seen = byBallot.get(id);
+      // One ballot carries one value; a reply that disagrees with it is forged or corrupt, and is not counted.
+      if (seen && !bytesEqual(seen.value, r.value)) continue;
+      byBallot.set(id, { count: (seen?.count ?? 0) + 1, value: r.value });
+    }
+    for (const b of byBallot.values()) if (b.count >= quorum) return b.value;
+    return null;
+  }
+
+  /** What each of `voters` (by name) holds accepted for a configuration register: its ballot and value, or null. */
+  async peekRegister(key: string, voters: readonly string[], timeoutMs: number): Promise<({ ballot: Ballot; value: Uint8Array } | null)[]> {
+    if (!isConfigRegister(key)) throw new LockerError("invalid", "only configuration registers are read this way");
+    const deadline = this.o.clock.now() + timeoutMs;
+    return Promise.all(
+      voters.map((v) =>
+        this.requestAny(v, { type: "peek", cfg: ANY_CONFIG_VERSION, key }, deadline).then(
+          (r) => (r.type === "promise" && r.accepted && r.record && !r.lapsed ? { ballot: r.accepted, value: r.record.value } : null),
+          () => null,
+        ),
+      ),
+    );
+  }
+
+  /** A request to any node by name (not only the running configuration's voters). */
+  private requestAny(voter: string, msg: CasRequest, deadline: number): Promise<CasReply> {
+    if (voter === this.o.name) {
+      if (!this.acceptor) return Promise.reject(new LockerError("unavailable", "not a voter"));
+      return Promise.resolve().then(() => this.handleLocal(msg));
+    }
+    const timeoutMs = Math.max(1, deadline - this.o.clock.now());
+    try {
+      return this.o.channel
+        .request(this.voterAddress.get(voter) ?? voter, msg, { timeoutMs, attemptTimeoutMs: Math.min(this.o.requestAttemptTimeoutMs, timeoutMs), retries: Math.ceil(timeoutMs / Math.max(1, this.o.requestAttemptTimeoutMs)) + 1 })
+        .then((m) => {
+          if (m.type === "promise" || m.type === "nack") return m;
+          throw new LockerError("unavailable", `unexpected ${m.type} reply from ${voter}`);
+        });
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** One request to a voter; this node's own acceptor is called directly (asynchronously, like the network). */

@@ -113,6 +113,7 @@ export function attachReplication(o: AttachOptions): Attached {
     configurator,
     close: () => {
       autopilot?.close();
+      configurator.close();
       replicator!.close();
     },
   };

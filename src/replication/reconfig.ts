@@ -23,13 +23,19 @@
 import { LockerError, isLockerError } from "../errors.js";
 import type { Locker } from "../locker.js";
 import type { Address, Channel, RequestOptions } from "../transport/types.js";
-import type { Clock } from "../util/clock.js";
+import type { Clock, TimerHandle } from "../util/clock.js";
+import { CONFIG_KEY } from "../cas/reserved.js";
 import { decodeValue, encodeValue } from "../cas/value.js";
 import { configsEqual, MAX_VOTERS, normalizeConfig, type ReplMessage, type VoterConfig } from "./messages.js";
 import type { ConfigHandler, PeerSpec } from "./replicator.js";
 
 /** Prefix of the reserved keys that hold the agreed configurations. Clients cannot use them (they start with a NUL). */
-export const CONFIG_KEY = "\u0000locker/config";
+export { CONFIG_KEY };
+/** A node this many versions behind does not walk the chain of registers (each step is a round of peeks). */
+export const MAX_VERIFIED_STEPS = 64;
+/** Checks of an offered configuration before it is dropped (the offer or a later message brings it again). */
+const VERIFY_ATTEMPTS = 4;
+const VERIFY_RETRY_MS = 100;
 
 /** The key that holds the configuration chosen to follow version `version`. */
 export function successorKey(version: number): string {
@@ -67,6 +73,12 @@ export interface ConfiguratorOptions {
   opTimeoutMs?: number;
   /** Keys rewritten in parallel. Default 64. */
   rewriteConcurrency?: number;
+  /**
+   * Every this many ms, ask one live member (in turn) which configuration it
+   * runs, so a node that missed every activation (restarted, partitioned,
+   * idle) still catches up. Default 1000; 0 turns it off.
+   */
+  antiEntropyMs?: number;
   request?: RequestOptions;
   /**
    * Deliberately unsafe: skip the rewrite between changes. Only for showing
@@ -77,6 +89,10 @@ export interface ConfiguratorOptions {
 
 export interface ReconfigStats {
   activations: number;
+  /** Configurations offered (by a request or a reply) that could not be shown chosen: not adopted. */
+  unverified: number;
+  /** One-voter changes taken on a voter's word because the registers were lost (see adoptVerified). */
+  adoptedOnVoterWord: number;
   changes: number;
   completedForOthers: number;
   keysRewritten: number;
@@ -85,7 +101,7 @@ export interface ReconfigStats {
 }
 
 export class Configurator implements ConfigHandler {
-  readonly stats: ReconfigStats = { activations: 0, changes: 0, completedForOthers: 0, keysRewritten: 0, rewriteFailures: 0, configFetches: 0 };
+  readonly stats: ReconfigStats = { activations: 0, unverified: 0, adoptedOnVoterWord: 0, changes: 0, completedForOthers: 0, keysRewritten: 0, rewriteFailures: 0, configFetches: 0 };
   private fetching: Promise<boolean> | undefined;
   private changing = false;
   private readonly opTimeoutMs: number;
@@ -100,6 +116,38 @@ export class Configurator implements ConfigHandler {
       onNewerConfig: (version, from) => this.newerSeen(version, from),
       awaitConfig: (version) => this.awaitVersion(version),
     });
+    const every = o.antiEntropyMs ?? 1000;
+    if (every > 0) {
+      const tick = (): void => {
+        if (this.closed) return;
+        this.antiEntropy();
+        this.antiEntropyTimer = o.clock.setTimer(every, tick);
+      };
+      this.antiEntropyTimer = o.clock.setTimer(every, tick);
+    }
+  }
+
+  private closed = false;
+  private antiEntropyTimer: TimerHandle | undefined;
+  private antiEntropyTurn = 0;
+
+  /** Stops the anti-entropy timer. */
+  close(): void {
+    this.closed = true;
+    this.o.clock.clearTimer(this.antiEntropyTimer);
+  }
+
+  private antiEntropy(): void {
+    const members = this.o.members();
+    if (members.length === 0 || this.fetching) return;
+    const m = members[this.antiEntropyTurn++ % members.length]!;
+    this.fetching = this.o.channel
+      .request(m.address, { type: "cfgGet" }, this.requestOptions)
+      .then((r) => (r.type === "cfg" && r.config.version > this.current().version ? this.adoptVerified(r.config, m.address) : false))
+      .catch(() => false)
+      .finally(() => {
+        this.fetching = undefined;
+      });
   }
 
   current(): VoterConfig {
@@ -108,8 +156,102 @@ export class Configurator implements ConfigHandler {
 
   // ---- learning configurations ----
 
-  activate(config: VoterConfig, _from: Address): void {
-    this.apply(config);
+  /** A coordinator says `config` was chosen: adopted once that is shown (never on its word alone). */
+  async activate(config: VoterConfig, from: Address): Promise<void> {
+    // A voter that does not answer right now (paused, partitioned) can make a
+    // check inconclusive: try again a few times before giving up on this offer.
+    for (let attempt = 0; attempt < VERIFY_ATTEMPTS; attempt++) {
+      if (this.current().version >= config.version) return;
+      if (await this.adoptVerified(config, from)) return;
+      await new Promise<void>((r) => this.o.clock.setTimer(VERIFY_RETRY_MS * 2 ** attempt, r));
+    }
+  }
+
+  /**
+   * Adopts `offered` only once it is shown chosen, never from one request or
+   * one member's metadata. First the registers: walking from the running
+   * version, each next configuration must be the value that a majority of the
+   * previous one's voters accepted at one ballot in its register (a chosen
+   * value; the coordinator wrote it with a CAS lock under the previous
+   * version before telling anyone). The newest configuration so verified is
+   * adopted. When the registers are incomplete (a demoted voter dropped its
+   * acceptor, voters restarted with memory lost, the long lease lapsed), a
+   * quorum of the running configuration vouches instead: a majority of its
+   * voters, each holding `offered` in the register or running it already.
+   * Last, when the registers were lost by a majority (restarts with memory
+   * lost), the word of a running voter, at its member address, for a one-voter
+   * change of the running configuration (the only kind a coordinator makes)
+   * among live members: a forged set, a jump of versions or a replica's word
+   * are never taken. True when `offered` is what this node now runs.
+   */
+  async adoptVerified(offered: VoterConfig, from?: Address): Promise<boolean> {
+    let prev = this.current();
+    if (offered.version <= prev.version) return false;
+    if (offered.version - prev.version > MAX_VERIFIED_STEPS) {
+      this.stats.unverified++;
+      return false;
+    }
+    const timeoutMs = this.requestOptions.timeoutMs ?? 3000;
+    let verified: VoterConfig | undefined;
+    while (prev.version < offered.version) {
+      const raw = await this.o.locker.cas.chosenRegister(successorKey(prev.version), prev.voters.map((v) => v.name), timeoutMs);
+      const reg = raw ? parseRegister(decodeValue(raw)) : null;
+      if (!reg || reg.config.version !== prev.version + 1) break;
+      verified = reg.config;
+      prev = reg.config;
+    }
+    if (verified) this.apply(verified);
+    if (verified && configsEqual(verified, offered)) return true;
+    if (await this.vouchedByQuorum(offered)) {
+      this.apply(offered);
+      return true;
+    }
+    if (from !== undefined && this.oneStepFromVoter(offered, from)) {
+      this.stats.adoptedOnVoterWord++;
+      this.apply(offered);
+      return true;
+    }
+    this.stats.unverified++;
+    return false;
+  }
+
+  private oneStepFromVoter(offered: VoterConfig, from: Address): boolean {
+    const cur = this.current();
+    if (offered.version !== cur.version + 1) return false;
+    const before = new Set(cur.voters.map((v) => v.name));
+    const after = new Set(offered.voters.map((v) => v.name));
+    const changed = [...before].filter((n) => !after.has(n)).length + [...after].filter((n) => !before.has(n)).length;
+    if (changed !== 1) return false;
+    const live = new Set([this.o.name, ...this.o.members().map((m) => m.name)]);
+    if (!offered.voters.every((v) => live.has(v.name))) return false;
+    // A voter of the running configuration: a replica cannot promote itself on its own word.
+    return cur.voters.some((v) => v.name !== this.o.name && this.reach(v) === from);
+  }
+
+  private async vouchedByQuorum(offered: VoterConfig): Promise<boolean> {
+    const cur = this.current();
+    if (offered.version <= cur.version) return false;
+    const quorum = Math.floor(cur.voters.length / 2) + 1;
+    const names = cur.voters.map((v) => v.name);
+    const held =
+      offered.version === cur.version + 1 ? await this.o.locker.cas.peekRegister(successorKey(cur.version), names, this.requestOptions.timeoutMs ?? 3000) : names.map(() => null);
+    const votes = await Promise.all(
+      cur.voters.map(async (v, i) => {
+        const h = held[i];
+        const reg = h ? parseRegister(decodeValue(h.value)) : null;
+        if (reg && configsEqual(reg.config, offered)) return true;
+        if (v.name === this.o.name) return false;
+        const address = this.reach(v);
+        if (address === undefined) return false;
+        try {
+          const r = await this.o.channel.request(address, { type: "cfgGet" }, this.requestOptions);
+          return r.type === "cfg" && configsEqual(r.config, offered);
+        } catch {
+          return false;
+        }
+      }),
+    );
+    return votes.filter(Boolean).length >= quorum;
   }
 
   newerSeen(version: number, from: Address): void {
@@ -134,7 +276,7 @@ export class Configurator implements ConfigHandler {
       this.stats.configFetches++;
       try {
         const r = await this.o.channel.request(address, { type: "cfgGet" }, this.requestOptions);
-        if (r.type === "cfg") this.apply(r.config);
+        if (r.type === "cfg") await this.adoptVerified(r.config, address);
         if (this.current().version >= wanted) return true;
       } catch {
         // try the next one
@@ -260,8 +402,13 @@ export class Configurator implements ConfigHandler {
   /** Activates a chosen configuration everywhere, rewrites every key under it, and marks it settled. */
   private async complete(reg: Register): Promise<void> {
     const config = reg.config;
-    this.apply(config);
+    // A coordinator that is not a voter of the new configuration switches
+    // only once a majority of its voters run it: if they cannot (they lost
+    // the register), it stays with the cluster instead of running ahead alone.
+    const voterOfNew = config.voters.some((v) => v.name === this.o.name);
+    if (voterOfNew) this.apply(config);
     await this.spread(config);
+    if (!voterOfNew) this.apply(config);
     if (!this.o.unsafeSkipRewrite) await this.rewrite(config);
     const settled: Register = { config, settled: true, raw: undefined };
     settled.raw = registerValue(settled);

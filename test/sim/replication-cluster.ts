@@ -109,6 +109,7 @@ export class ReplSim {
     const n = this.nodes.get(name);
     if (!n) return;
     n.replicator.close();
+    n.configurator.close();
     void n.locker.close();
     this.net.crash(name);
     this.nodes.delete(name);

@@ -363,6 +363,9 @@ export async function runReconfigSimulation(seed: number, options: ReconfigSimOp
     return versions.size === 1;
   }, 5000);
   stats.finalVersion = Math.max(...up().map((n) => n.locker.cas.configVersion), 0);
+  if (!converged && process.env["DEBUG_RECONFIG"]) {
+    for (const n of up()) console.log(n.name, n.locker.cas.configVersion, n.locker.cas.voters.map((v) => v.name).join(","), JSON.stringify(n.configurator.stats));
+  }
   for (const n of [...sim.nodes.keys()]) sim.crash(n);
   const history = recorder.ops;
   const verdict = checkHistory(history, { grantSlackMs: RECONFIG_GRANT_SLACK_MS, driftFactor: L.driftRatio });
