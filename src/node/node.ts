@@ -255,7 +255,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
   conflicted.catch(() => {});
   membership.on("conflict", (c: Conflict) => {
     if (!c.self) {
-      logger?.warn({ name: c.name, existing: c.existing, other: c.other }, `two live nodes claim the name ${c.name}: keeping ${c.existing}, refusing ${c.other}`);
+      logger?.warn({ name: c.name, existing: c.existing, other: c.other }, `duplicate name ${c.name}: two live nodes claim it; keeping ${c.existing}, refusing ${c.other}`);
       return;
     }
     if (conflictError) return;

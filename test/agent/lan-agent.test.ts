@@ -111,5 +111,5 @@ test("a second live node with a taken name is refused: it exits 1 with a clear e
   t.regex(impostor.output(), /another live node is named x2 at 127\.0\.0\.1:\d+ .*give this node another --name/);
   const view = (await request(agents[0]!.http, "GET", "/v1/members")).json.members as { name: string; address: string; state: string }[];
   t.deepEqual(view.find((m) => m.name === "x2"), { ...view.find((m) => m.name === "x2")!, address: agents[1]!.udp, state: "alive" });
-  t.regex(agents[0]!.output() + agents[1]!.output(), /two live nodes claim the name x2/);
+  t.regex(agents[0]!.output() + agents[1]!.output(), /duplicate name x2: two live nodes claim it/);
 });
