@@ -10,7 +10,11 @@
 // node's share), a 24-client contention run counting failed holder releases,
 // and the library replica's lag. Everything bounded in count and time, on 127.0.0.1.
 //
-//   node dist/bench/compare.js [--quick] [--conc=1,8,64] [--systems=http,library,protocol,etcd,redis,redlock]
+// Two more rows show key affinity at the protocol level until the agents use
+// it: the bare voters with the clients inside them, spread over the 3 voters,
+// without and with src/node/affinity.ts.
+//
+//   node dist/bench/compare.js [--quick] [--conc=1,8,64] [--systems=http,library,protocol,spread,affinity,etcd,redis,redlock]
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -31,7 +35,7 @@ import { flag } from "./lib/args.js";
 
 const quick = flag("quick") !== undefined;
 const CONCURRENCIES = (flag("conc") ?? "1,8,64").split(",").map(Number);
-const SYSTEMS = (flag("systems") ?? "http,library,protocol,etcd,redis,redlock").split(",");
+const SYSTEMS = (flag("systems") ?? "http,library,protocol,spread,affinity,etcd,redis,redlock").split(",");
 const DURATION_MS = quick ? 1000 : 2000;
 const LEASE_MS = 10_000;
 const out = (s: string): void => void process.stdout.write(s + "\n");
@@ -434,6 +438,80 @@ async function measure(system: LockSystem, notes: string): Promise<SystemResult>
   return res;
 }
 
+// ---- locker's protocol with clients spread over the voters (with and without affinity) ----
+
+/** `total` workers over `n` nodes as evenly as possible, the first nodes taking the remainder. */
+const split = (total: number, n: number): number[] => Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
+
+interface FixtureCycles {
+  ok: number;
+  refused: number;
+  errors: Record<string, number>;
+  okPerSec: number;
+  releaseFailures: number;
+  latency: LatencySummary;
+}
+
+/**
+ * The bare-Locker voters with the clients inside them, spread over the 3
+ * voter processes (as devices talking to their local node): each voter runs
+ * its share of the workers, and the figures are summed.
+ */
+async function measureSpread(name: string, voters: Fixture[], notes: string): Promise<SystemResult> {
+  const run = Date.now().toString(36);
+  const res: SystemResult = { name, notes, figures: [] };
+  const seq = await voters[0]!.call<Record<string, LatencySummary>>("seq", { cycles: 200, maxMs: quick ? 1000 : 2000, leaseMs: LEASE_MS, prefix: `seq-${run}` });
+  res.lockP50Ms = seq.lock?.p50Ms ?? NaN;
+  res.releaseP50Ms = seq.release?.p50Ms ?? NaN;
+  out(`  ${name}: sequential lock p50 ${fmtMs(res.lockP50Ms)}, release p50 ${fmtMs(res.releaseP50Ms)} (client in voter 1)`);
+  const onAll = (counts: number[], keys: "own" | "contended", contendedKey?: string): Promise<Array<FixtureCycles | undefined>> =>
+    Promise.all(
+      voters.map((v, i) =>
+        counts[i]! > 0
+          ? v.call<FixtureCycles>("cycles", { concurrency: counts[i], durationMs: DURATION_MS, leaseMs: LEASE_MS, prefix: `${run}-v${i}`, keys, ...(contendedKey ? { contendedKey } : {}) }, DURATION_MS + 60_000)
+          : Promise.resolve(undefined),
+      ),
+    );
+  const merge = (rs: Array<FixtureCycles | undefined>): Record<string, number> => {
+    const errors: Record<string, number> = {};
+    for (const r of rs) for (const [k, n] of Object.entries(r?.errors ?? {})) errors[k] = (errors[k] ?? 0) + n;
+    return errors;
+  };
+  for (const c of CONCURRENCIES) {
+    const rs = await onAll(split(c, voters.length), "own");
+    const f: Figure = {
+      concurrency: c,
+      cyclesPerSec: rs.reduce((a, r) => a + (r?.okPerSec ?? 0), 0),
+      cycles: rs.reduce((a, r) => a + (r?.ok ?? 0), 0),
+      refused: rs.reduce((a, r) => a + (r?.refused ?? 0), 0),
+      errors: merge(rs),
+      latency: rs[0]!.latency,
+    };
+    res.figures!.push(f);
+    out(`  ${name} c=${c}: ${fmtNum(f.cyclesPerSec)} cycles/s, p50 ${fmtMs(f.latency.p50Ms)} (voter 1's clients)${Object.keys(f.errors).length ? `, errors ${JSON.stringify(f.errors)}` : ""}`);
+  }
+  for (const clients of [8, 24]) {
+    const rs = await onAll(split(clients, voters.length), "contended", `contended/${run}/${clients}`);
+    const winsByNode = rs.map((r) => r?.ok ?? 0);
+    const min = Math.min(...winsByNode);
+    const k: Contended = {
+      clients,
+      winsPerSec: rs.reduce((a, r) => a + (r?.okPerSec ?? 0), 0),
+      wins: winsByNode.reduce((a, b) => a + b, 0),
+      refused: rs.reduce((a, r) => a + (r?.refused ?? 0), 0),
+      winsByNode,
+      shareSpread: min === 0 ? Infinity : Math.max(...winsByNode) / min,
+      releaseFailures: rs.reduce((a, r) => a + (r?.releaseFailures ?? 0), 0),
+      errors: merge(rs),
+      latency: rs[0]!.latency,
+    };
+    if (clients === 8) res.contended = k;
+    else res.contention24 = k;
+    out(`  ${name} one key, ${clients} clients: ${fmtNum(k.winsPerSec)} wins/s, by node ${winsByNode.join("/")}, failed holder releases ${k.releaseFailures}${Object.keys(k.errors).length ? `, errors ${JSON.stringify(k.errors)}` : ""}`);
+  }
+  return res;
+}
+
 // ---- locker as users run it ----
 
 /** The agents' HTTP API: worker w talks to agent w % 3 over its own keep-alive pool (as clients behind a load balancer). */
@@ -584,6 +662,25 @@ try {
     }
   }
 
+  for (const [key, withAffinity] of [["spread", false], ["affinity", true]] as const) {
+    if (!SYSTEMS.includes(key)) continue;
+    const label = withAffinity ? "locker protocol, spread, key affinity" : "locker protocol, spread over voters";
+    out(`${label}: 3 bare voter Lockers, clients inside each voter ...`);
+    try {
+      const cluster = await startCluster(3, [], { affinity: withAffinity });
+      try {
+        systems[key] = await measureSpread(label, cluster.voters, `bare Lockers on UDP, clients embedded in the 3 voter processes${withAffinity ? "; src/node/affinity.ts routes each key to its rendezvous coordinator (all voters taken as up: no membership)" : ""}`);
+        const stats = await Promise.all(cluster.voters.map((v) => v.call<{ affinity?: unknown }>("summary")));
+        if (withAffinity) systems[key]!.notes += `; affinity stats per voter: ${JSON.stringify(stats.map((x) => x.affinity))}`;
+      } finally {
+        await cluster.stop();
+      }
+    } catch (e) {
+      systems[key] = { name: label, skipped: `could not run: ${(e as Error).message}` };
+      out(`  skipped: ${(e as Error).message}`);
+    }
+  }
+
   if (SYSTEMS.includes("etcd")) {
     out("etcd: 3-member cluster on loopback ports ...");
     try {
@@ -664,7 +761,7 @@ out(
 );
 
 const ratioRows: string[][] = [];
-for (const ours of ["http", "library", "protocol"]) {
+for (const ours of ["http", "library", "protocol", "spread", "affinity"]) {
   const o = systems[ours];
   if (!o?.figures) continue;
   for (const theirs of ["redis", "redlock", "etcd"]) {

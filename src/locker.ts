@@ -15,6 +15,7 @@ import { ChannelId, type Channel } from "./transport/types.js";
 import type { Clock } from "./util/clock.js";
 import type { Random } from "./util/random.js";
 import { LocalView } from "./locker/local-view.js";
+import { checkKey, checkLease, checkLimits, checkTimeout, checkValue } from "./locker/validate.js";
 import type { Entry, LockerEventMap, LockerSummary, LockOptions, LockResult, OperationOptions } from "./locker/types.js";
 
 export type { VoterSpec } from "./cas/node.js";
@@ -388,28 +389,15 @@ export class Locker extends EventEmitter<LockerEventMap> {
   }
 
   private checkKey(key: unknown): string {
-    if (typeof key !== "string") throw new LockerError("invalid", "key must be a string");
-    const n = Buffer.byteLength(key, "utf8");
-    if (n === 0 || n > this.limits.maxKeyBytes) throw new LockerError("invalid", `key must be 1..${this.limits.maxKeyBytes} UTF-8 bytes (got ${n})`);
-    // Keys starting with NUL are reserved for the cluster itself (the voter
-    // configuration, src/replication/reconfig.ts): a client must not forge them.
-    if (key.charCodeAt(0) === 0) throw new LockerError("invalid", "keys starting with a NUL character are reserved");
-    return key;
+    return checkKey(key, this.limits);
   }
 
   private checkValue(value: unknown): Uint8Array {
-    const bytes = encodeValue(value);
-    if (bytes.length > this.limits.maxValueBytes) {
-      throw new LockerError("invalid", `value is ${bytes.length} bytes encoded; the limit is ${this.limits.maxValueBytes}`);
-    }
-    return bytes;
+    return checkValue(value, this.limits);
   }
 
   private checkLease(leaseMs: unknown): number {
-    if (typeof leaseMs !== "number" || !Number.isFinite(leaseMs) || leaseMs < this.limits.minLeaseMs || leaseMs > this.limits.maxLeaseMs) {
-      throw new LockerError("invalid", `leaseMs must be a number in ${this.limits.minLeaseMs}..${this.limits.maxLeaseMs}`);
-    }
-    return leaseMs;
+    return checkLease(leaseMs, this.limits);
   }
 
   /** Every CAS message must fit one datagram: check the largest one this operation can send. */
@@ -431,28 +419,4 @@ export class Locker extends EventEmitter<LockerEventMap> {
       });
     }
   }
-}
-
-function checkTimeout(t: unknown, limits: LockerLimits): void {
-  if (typeof t !== "number" || !Number.isFinite(t) || t <= 0 || t > limits.maxTimeoutMs) {
-    throw new LockerError("invalid", `timeoutMs must be a number in (0, ${limits.maxTimeoutMs}]`);
-  }
-}
-
-function checkLimits(l: LockerLimits): void {
-  const positive = (n: number, max: number, what: string): void => {
-    if (!Number.isFinite(n) || n <= 0 || n > max) throw new LockerError("invalid", `${what} must be in (0, ${max}]`);
-  };
-  positive(l.maxKeyBytes, CODEC_MAX_KEY_BYTES, "limits.maxKeyBytes");
-  positive(l.maxValueBytes, CODEC_MAX_VALUE_BYTES, "limits.maxValueBytes");
-  positive(l.minLeaseMs, CODEC_MAX_LEASE_MS, "limits.minLeaseMs");
-  positive(l.maxLeaseMs, CODEC_MAX_LEASE_MS, "maxLeaseMs");
-  if (l.maxLeaseMs < l.minLeaseMs) throw new LockerError("invalid", "maxLeaseMs must be ≥ minLeaseMs");
-  positive(l.maxPendingRounds, 1e7, "limits.maxPendingRounds");
-  positive(l.maxQueuedPerKey, 1e7, "limits.maxQueuedPerKey");
-  positive(l.maxRetries, 1000, "limits.maxRetries");
-  positive(l.maxKeys, 1e9, "limits.maxKeys");
-  positive(l.maxFastPathKeys, 1e9, "limits.maxFastPathKeys");
-  positive(l.maxWaiters, 1e9, "limits.maxWaiters");
-  positive(l.maxTimeoutMs, CODEC_MAX_LEASE_MS, "limits.maxTimeoutMs");
 }

@@ -14,12 +14,13 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(size: number, execArgv: string[] = []): Promise<Cluster> {
+/** `configure`: further options of every voter's configure command (e.g. `{ affinity: true }`). */
+export async function startCluster(size: number, execArgv: string[] = [], configure: Record<string, unknown> = {}): Promise<Cluster> {
   const voters: Fixture[] = [];
   try {
     for (let i = 1; i <= size; i++) voters.push(await Fixture.start(`voter-${i}`, "voter.js", [`voter-${i}`], { execArgv }));
     const specs: VoterSpec[] = voters.map((v) => ({ name: String(v.info.name), address: String(v.info.address) }));
-    await Promise.all(voters.map((v) => v.call("configure", { voters: specs })));
+    await Promise.all(voters.map((v) => v.call("configure", { ...configure, voters: specs })));
     return { voters, specs, stop: () => Promise.all(voters.map((v) => v.stop())).then(() => undefined) };
   } catch (e) {
     await Promise.all(voters.map((v) => v.stop()));

@@ -75,9 +75,15 @@ export interface CycleOptions {
   contendedKey?: string;
 }
 
-/** lock+release cycles; in "contended", a refused lock (`locked`) counts as refused and a holder releases at once. */
-export function lockReleaseCycles(L: Locker, o: CycleOptions): Promise<LoadResult> {
-  return closedLoop(
+/**
+ * lock+release cycles; in "contended", a refused lock (`locked`) counts as
+ * refused and a holder releases at once. `releaseFailures`: a holder's first
+ * release attempt threw (it is then retried until definite, so one failure
+ * does not block the key for a lease).
+ */
+export async function lockReleaseCycles(L: Locker, o: CycleOptions): Promise<LoadResult & { releaseFailures: number }> {
+  const failures = { n: 0 };
+  const r = await closedLoop(
     { concurrency: o.concurrency, durationMs: o.durationMs, maxOps: 1_000_000, warmupOps: o.keys === "contended" ? 0 : 2 * o.concurrency },
     async (w, i) => {
       const key = o.keys === "own" ? `${o.prefix}/tp/${o.concurrency}/${w}` : o.keys === "new" ? `${o.prefix}/tpn/${w}/${i}` : (o.contendedKey ?? `contended/${o.concurrency}`);
@@ -95,11 +101,12 @@ export function lockReleaseCycles(L: Locker, o: CycleOptions): Promise<LoadResul
         }
         throw e;
       }
-      if (o.keys === "contended") await releaseSurely(L, key, v);
+      if (o.keys === "contended") await releaseSurely(L, key, v, failures);
       else await L.release(key, v);
       return true;
     },
   );
+  return { ...r, releaseFailures: failures.n };
 }
 
 /**
@@ -108,13 +115,14 @@ export function lockReleaseCycles(L: Locker, o: CycleOptions): Promise<LoadResul
  * key since), and a holder that gave up there would block the key until its
  * lease ends. `not_found` / `mismatch` mean it is released (by us or by expiry).
  */
-async function releaseSurely(L: Locker, key: string, value: string): Promise<void> {
+async function releaseSurely(L: Locker, key: string, value: string, failures?: { n: number }): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await L.release(key, value);
       return;
     } catch (e) {
       if (isLockerError(e, "not_found") || isLockerError(e, "mismatch")) return;
+      if (attempt === 1 && failures) failures.n++;
       if (attempt >= 10 || !(isLockerError(e, "timeout") || isLockerError(e, "contention") || isLockerError(e, "no_quorum"))) throw e;
     }
   }

@@ -1,6 +1,8 @@
 // The SWIM + Lifeguard protocol as a pure state machine: time, randomness and
 // datagrams go in; datagrams to send, timers to set and member events come out.
 // It never touches a socket, a timer or the system clock (see membership.ts for the driver).
+// Long because SWIM's probe, suspicion, gossip and push-pull rules all read and
+// write the one member table; split, each part would need the whole of it.
 import { Awareness } from "./awareness.js";
 import { BroadcastQueue, retransmitLimit } from "./broadcast.js";
 import type { MembershipConfig } from "./config.js";
@@ -1087,23 +1089,17 @@ export class SwimCore {
     const seen = new Set<string>();
     const n = this.names.length;
     if (k <= 0 || n <= 1) return picked;
-    for (let tries = 0; tries < 4 * k + 8 && picked.length < k; tries++) {
-      const name = this.names[this.random.int(n)]!;
-      if (name === this.name || seen.has(name)) continue;
+    const consider = (name: string): void => {
+      if (name === this.name || seen.has(name)) return;
       seen.add(name);
       const r = this.members.get(name)!;
       if (ok(r)) picked.push(r);
-    }
+    };
+    for (let tries = 0; tries < 4 * k + 8 && picked.length < k; tries++) consider(this.names[this.random.int(n)]!);
     if (picked.length < k && n <= 64) {
       // Small tables: sampling may miss the few eligible members; finish with a scan from a random start.
       const start = this.random.int(n);
-      for (let i = 0; i < n && picked.length < k; i++) {
-        const name = this.names[(start + i) % n]!;
-        if (name === this.name || seen.has(name)) continue;
-        seen.add(name);
-        const r = this.members.get(name)!;
-        if (ok(r)) picked.push(r);
-      }
+      for (let i = 0; i < n && picked.length < k; i++) consider(this.names[(start + i) % n]!);
     }
     return picked;
   }

@@ -96,7 +96,12 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
       throw invalid(`"${where}" must be a whole number of milliseconds from 1 to ${limits.maxTimeoutMs}`);
     }
     return n;
+  };  /** The body of a lock (PUT) or an extend: value and leaseMs, optional timeoutMs. */
+  const leaseBody = (body: Json): { value: unknown; leaseMs: number; timeoutMs: number | undefined } => {
+    fields(body, ["value", "leaseMs"], ["timeoutMs"]);
+    return { value: checkValue("value", body.value), leaseMs: checkLease(body.leaseMs), timeoutMs: checkTimeout(body.timeoutMs, "timeoutMs") };
   };
+
 
   /** Runs one Locker operation, timing it and counting its result. */
   const op = async <T>(kind: OperationKind, run: () => Promise<T>): Promise<T> => {
@@ -184,10 +189,7 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
     queryParams(url, []);
     const body = await readJsonBody(req, bodyLimits);
     if (req.method === "PUT") {
-      fields(body, ["value", "leaseMs"], ["timeoutMs"]);
-      const value = checkValue("value", body.value);
-      const leaseMs = checkLease(body.leaseMs);
-      const timeoutMs = checkTimeout(body.timeoutMs, "timeoutMs");
+      const { value, leaseMs, timeoutMs } = leaseBody(body);
       const v = await op("lock", () => locker.lock(key, value, { leaseMs, ...opts(timeoutMs) }));
       return { status: 200, body: lockJson(v) };
     }
@@ -201,10 +203,7 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
         return { status: 200, body: keyJson(v) };
       }
       case "extend": {
-        fields(body, ["value", "leaseMs"], ["timeoutMs"]);
-        const value = checkValue("value", body.value);
-        const leaseMs = checkLease(body.leaseMs);
-        const timeoutMs = checkTimeout(body.timeoutMs, "timeoutMs");
+        const { value, leaseMs, timeoutMs } = leaseBody(body);
         const v = await op("extend", () => locker.extendLease(key, value, leaseMs, opts(timeoutMs)));
         return { status: 200, body: lockJson(v) };
       }

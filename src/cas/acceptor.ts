@@ -3,6 +3,8 @@
 // view events; expiry and garbage collection run when the driver calls tick().
 // Key state is kept in columns (typed arrays and arrays indexed by a slot per
 // key) rather than an object graph per key: a live lease costs ~200 bytes.
+// Long because the columnar key store and the CASPaxos rules that use it share
+// slot indexes; apart, every rule would go through an accessor per field.
 import { ANY_CONFIG_VERSION, isConfigRegister } from "./reserved.js";
 import { maxPlausibleCounter, type Ballot } from "./ballot.js";
 import type { CasReply, CasRequest, WireRecord } from "./messages.js";
@@ -266,12 +268,9 @@ export class Acceptor {
     }
     const q = this.gcQueue;
     while (q.size > 0) {
+      this.tickWork += this.dropStaleGcHeads();
+      if (q.size === 0) break;
       const slot = q.headSlot();
-      if (this.keyAt[slot] === null || this.genAt[slot] !== q.headGen()) {
-        q.shift();
-        this.tickWork++;
-        continue;
-      }
       if (this.num[slot * NUM + TOUCHED_AT]! + grace > now) break;
       q.shift();
       this.tickWork++;
@@ -294,17 +293,25 @@ export class Acceptor {
     let at = this.deadlines.peekAt();
     const q = this.gcQueue;
     // Stale heads are dropped here so the head's deadline is a real one.
-    while (q.size > 0) {
-      const slot = q.headSlot();
-      if (this.keyAt[slot] === null || this.genAt[slot] !== q.headGen()) {
-        q.shift();
-        continue;
-      }
-      const gcAt = this.num[slot * NUM + TOUCHED_AT]! + this.config.gcGraceMs;
+    this.dropStaleGcHeads();
+    if (q.size > 0) {
+      const gcAt = this.num[q.headSlot() * NUM + TOUCHED_AT]! + this.config.gcGraceMs;
       at = at === undefined ? gcAt : Math.min(at, gcAt);
-      break;
     }
     return at;
+  }
+
+  /** Drops GC queue heads whose key was forgotten or reused since they were queued (lazy deletion); returns how many. */
+  private dropStaleGcHeads(): number {
+    const q = this.gcQueue;
+    let dropped = 0;
+    while (q.size > 0) {
+      const slot = q.headSlot();
+      if (this.keyAt[slot] !== null && this.genAt[slot] === q.headGen()) break;
+      q.shift();
+      dropped++;
+    }
+    return dropped;
   }
 
   /** The live local record of a key (the dirty-read view). */

@@ -1,11 +1,14 @@
 // The CAS driver: binds one node's acceptor (when it is a voter) and its
 // proposer rounds to a transport channel and a Clock — requests and replies,
 // per-key queues, retries with backoff, the fast-path cache, lease timers.
+// Long because the per-key queue, the fast path and retries share one round's
+// lifecycle; the pure parts (proposer.ts, acceptor.ts, key-queue.ts) are apart.
 import { ANY_CONFIG_VERSION, isConfigRegister } from "./reserved.js";
 import { LockerError } from "../errors.js";
 import type { LockerLimits } from "../limits.js";
 import type { Address, Channel } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
+import { DeadlineTimer } from "../util/deadline-timer.js";
 import type { Random } from "../util/random.js";
 import { Acceptor, type AcceptorEvent } from "./acceptor.js";
 import { ballotToString, HybridLogicalClock, type Ballot } from "./ballot.js";
@@ -124,10 +127,11 @@ export class CasNode {
   private readonly heldHints = new Map<string, number>();
   private pending = 0;
   private closed = false;
-  private expiryTimer: TimerHandle | undefined;
-  private expiryAt = Infinity;
+  /** Runs the acceptor's due lease expiries and garbage collection. */
+  private readonly expiry: DeadlineTimer;
 
   constructor(private readonly o: CasNodeOptions) {
+    this.expiry = new DeadlineTimer(o.clock, () => this.tickNow());
     const names = new Set<string>();
     for (const v of o.voters) {
       if (names.has(v.name)) throw new LockerError("invalid", `voter "${v.name}" is listed twice`);
@@ -243,8 +247,7 @@ export class CasNode {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.o.clock.clearTimer(this.expiryTimer);
-    this.expiryTimer = undefined;
+    this.expiry.cancel();
     for (const abandon of [...this.abandonOnClose]) abandon();
     for (const q of this.queues.values()) for (const w of q.waiting.splice(0)) w.wake();
   }
@@ -709,23 +712,12 @@ export class CasNode {
 
   private armExpiry(): void {
     if (!this.acceptor || this.closed) return;
-    const next = this.acceptor.nextDeadline();
-    if (next === undefined || next >= this.expiryAt) return;
-    this.o.clock.clearTimer(this.expiryTimer);
-    this.expiryAt = next;
-    this.expiryTimer = this.o.clock.setTimer(Math.max(0, next - this.o.clock.now()), () => {
-      this.expiryTimer = undefined;
-      this.expiryAt = Infinity;
-      if (this.closed || !this.acceptor) return;
-      const events = this.acceptor.tick(this.o.clock.now());
-      if (events.length > 0) this.o.onAcceptorEvents(events);
-      this.armExpiry();
-    });
+    this.expiry.arm(this.acceptor.nextDeadline());
   }
 
   /** Runs due expiries now (used by reads of the local view so they never return a lapsed record). */
   tickNow(): void {
-    if (!this.acceptor) return;
+    if (!this.acceptor || this.closed) return;
     const events = this.acceptor.tick(this.o.clock.now());
     if (events.length > 0) this.o.onAcceptorEvents(events);
     this.armExpiry();
@@ -764,9 +756,7 @@ export class CasNode {
       change = "promoted";
     } else if (!names.has(this.o.name) && this.acceptor) {
       this.acceptor = null;
-      this.o.clock.clearTimer(this.expiryTimer);
-      this.expiryTimer = undefined;
-      this.expiryAt = Infinity;
+      this.expiry.cancel();
       change = "demoted";
     }
     if (this.acceptor) this.acceptor.config.configVersion = version;

@@ -1,6 +1,8 @@
 // The CASPaxos proposer for one round on one key, as a pure state machine: it
 // is given the time and the replies, and returns the requests to send; the
 // driver (node.ts) owns sockets, timers and retries between rounds.
+// Long because the three round shapes (prepare+accept, fast accept, peek)
+// share the quorum counting and the ballot checks; each alone is short.
 import { ballotEquals, ballotToString, compareBallots, HLC_TICKS_PER_MS, MAX_BALLOT_AHEAD_MS, MAX_BALLOT_COUNTER, maxBallot, type Ballot } from "./ballot.js";
 import type { CasReply, CasRequest, WireRecord } from "./messages.js";
 

@@ -60,6 +60,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: "promote", args: "NAME", summary: "make member NAME (a replica) a voter; one voter changes at a time", flags: [], min: 1, max: 1 },
   { name: "remove-voter", args: "NAME", summary: "take voter NAME out of the configuration (it stays as a replica)", flags: [], min: 1, max: 1 },
   { name: "status", args: "", summary: "show the agent's status", flags: [], min: 0, max: 0 },
+  { name: "keyring", args: "list | install KEY | use KEY | remove KEY", summary: "show or rotate the gossip keys on every live member (install, then use, then remove the old)", flags: [], min: 1, max: 2 },
   {
     name: "exec",
     args: "KEY -- CMD [ARGS...]",

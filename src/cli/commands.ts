@@ -68,6 +68,21 @@ export async function runCommand(spec: CommandSpec, p: Parsed, client: AgentClie
       const names = Array.isArray(r.voters) ? (r.voters as string[]) : [];
       return show(r, `version ${String(r.version)}: ${names.join(", ")}`);
     }
+    case "keyring": {
+      const ops = ["list", "install", "use", "remove"];
+      if (!ops.includes(a)) throw new UsageError(`keyring: expected one of ${ops.join(", ")}, got ${JSON.stringify(a)}`, "keyring");
+      if ((a === "list") !== (b === undefined)) throw new UsageError(a === "list" ? "keyring list takes no KEY" : `keyring ${a} needs a KEY (from locker keygen)`, "keyring");
+      const r = a === "list" ? await client.call("GET", "/v1/keyring", undefined, 30_000) : await client.call("POST", `/v1/keyring/${a}`, { key: b }, 30_000);
+      const keys = (Array.isArray(r.keys) ? r.keys : []) as Record<string, unknown>[];
+      const failed = (Array.isArray(r.failed) ? r.failed : []) as Record<string, unknown>[];
+      const lines = [
+        `${String(r.ok)} of ${String(r.members)} members ${a === "list" ? "answered" : `did ${a}`}`,
+        table(["FINGERPRINT", "INSTALLED", "PRIMARY"], keys.map((k) => [k.fingerprint, k.installed, k.primary].map(String))),
+        ...failed.map((f) => `failed on ${String(f.name)}: ${String(f.error)}`),
+      ];
+      io.out(json ? JSON.stringify(r) : lines.join("\n"));
+      return failed.length === 0 ? EXIT.ok : EXIT.noQuorum;
+    }
     case "status": {
       const r = await client.call("GET", "/v1/status");
       const summary = (r.summary ?? {}) as Record<string, unknown>;

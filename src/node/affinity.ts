@@ -4,6 +4,8 @@
 // Locker and answers; so one proposer serves a key (its one-round-trip fast
 // path, FIFO across nodes, no duelling proposers). Safety never rests on it:
 // CASPaxos underneath, and a coordinator that does not answer is bypassed.
+// Long because forwarding, the coordinator's FIFO grants and the bypass on
+// silence share the per-key state; rendezvous hashing is in its own file.
 import { decodeValue, encodeValue } from "../cas/value.js";
 import { isLockerError, LockerError, type LockerErrorCode } from "../errors.js";
 import type { Entry, LockOptions, LockResult, OperationOptions } from "../locker/types.js";
@@ -37,8 +39,17 @@ export interface AffinityOptions {
   /** The forward channel (ChannelId.forward with `forwardCodec`), behind the node's member gate. */
   channel: Channel<ForwardMessage>;
   clock: Clock;
-  /** Forward operations (default true). False: run every operation here, still serving others' forwards. */
-  forward?: boolean;
+  /**
+   * When to forward. true (default): always, so one proposer serves each key
+   * whichever node a request reaches (its fast path, FIFO across nodes).
+   * "contended": only keys seen contended here lately (a `locked`,
+   * `contention` or `timeout` answer within `contendedForMs`); other keys run
+   * here, keeping the one-round-trip path of a node that locks its own keys
+   * again and again without a hop. false: never, still serving others' forwards.
+   */
+  forward?: boolean | "contended";
+  /** "contended" mode: how long a key stays forwarded after its last sign of contention. Default 10 s. */
+  contendedForMs?: number;
   /** Share of an operation's budget given to the coordinator; the rest is kept for running it here. Default 0.6. */
   coordinatorShare?: number;
   /** Retransmit interval of a forward (a lost datagram costs this much). Default 250 ms. */
@@ -118,7 +129,10 @@ class KeyAffinity implements Affinity {
   private readonly attemptTimeoutMs: number;
   private readonly holdOffMs: number;
   private readonly maxServing: number;
-  private readonly forwarding: boolean;
+  private readonly mode: "always" | "contended" | "never";
+  private readonly contendedForMs: number;
+  /** "contended" mode: key → until when it is forwarded (insertion order is age; bounded by maxTrackedKeys). */
+  private readonly forwardUntil = new Map<string, number>();
   /** Voter → until when it is passed over (bounded by the voter count: only voters are forwarded to). */
   private readonly heldOff = new Map<string, number>();
   private serving = 0;
@@ -138,7 +152,8 @@ class KeyAffinity implements Affinity {
     this.attemptTimeoutMs = o.attemptTimeoutMs ?? 250;
     this.holdOffMs = o.holdOffMs ?? 2000;
     this.maxServing = o.maxServing ?? 4096;
-    this.forwarding = o.forward ?? true;
+    this.mode = o.forward === "contended" ? "contended" : o.forward === false ? "never" : "always";
+    this.contendedForMs = o.contendedForMs ?? 10_000;
     this.fairHoldBackMs = o.fairHoldBackMs ?? 10;
     this.fairWindowMs = o.fairWindowMs ?? 50;
     this.maxTrackedKeys = o.maxTrackedKeys ?? 10_000;
@@ -291,11 +306,14 @@ class KeyAffinity implements Affinity {
     fromOk: (ok: ForwardOk, valueBytes: Uint8Array | undefined, sentAt: number) => T,
     onFail: (code: LockerErrorCode) => Outcome,
   ): Promise<T> {
-    const target = this.forwarding && !this.closed ? this.targetFor(key) : undefined;
+    const forwardNow = this.mode === "always" || (this.mode === "contended" && (this.forwardUntil.get(key) ?? 0) > this.clock.now());
+    const target = forwardNow && !this.closed ? this.targetFor(key) : undefined;
     const totalMs = options?.timeoutMs ?? this.locker.defaultTimeoutMs;
     if (target === undefined || !forwardable(key, totalMs, this.locker.limits.maxTimeoutMs)) {
       this.stats.local++;
-      return this.forwarding ? this.admitted(key, SELF, op, () => runLocal(options?.timeoutMs)) : runLocal(options?.timeoutMs);
+      const run = (): Promise<T> => runLocal(options?.timeoutMs);
+      const p = this.mode === "never" ? run() : this.admitted(key, SELF, op, run);
+      return this.mode === "contended" ? p.catch((e: unknown) => this.noteContention(key, e)) : p;
     }
     let valueBytes: Uint8Array | undefined;
     let expectedBytes: Uint8Array | undefined;
@@ -356,6 +374,16 @@ class KeyAffinity implements Affinity {
       if (!onFail || !isLockerError(e) || e.code === "invalid" || onFail(e.code) === "relay") throw e;
       throw new LockerError("timeout", `the key's coordinator did not answer and this node's own attempt ended ${e.code}: the forwarded operation may have taken effect, so the outcome is unknown`, { cause: e.code });
     }
+  }
+
+  /** "contended" mode: a sign of contention keeps (or starts) forwarding the key; rethrows `e`. */
+  private noteContention(key: string, e: unknown): never {
+    if (this.mode === "contended" && (isLockerError(e, "locked") || isLockerError(e, "contention") || isLockerError(e, "timeout"))) {
+      this.forwardUntil.delete(key); // re-inserted last: the map's order stays oldest first
+      this.forwardUntil.set(key, this.clock.now() + this.contendedForMs);
+      if (this.forwardUntil.size > this.maxTrackedKeys) this.forwardUntil.delete(this.forwardUntil.keys().next().value!);
+    }
+    throw e;
   }
 
   private targetFor(key: string): { name: string; address: Address } | undefined {

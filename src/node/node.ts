@@ -2,6 +2,8 @@
 // membership, discovery and rejoin, the voter configuration (static or
 // `expect: N`), the Locker, replication and reconfiguration. The agent, the
 // library's `startNode`, the benchmarks and the tests all assemble a node here.
+// Long because it is the one place that assembles and closes every part, in
+// order; each part's policy lives in its own file next to it.
 import { networkInterfaces } from "node:os";
 import { Membership, type Conflict, type MemberEvent, type MembershipConfig, type ProfileName } from "@locker/membership";
 import type { Logger } from "pino";

@@ -20,6 +20,8 @@
 // before anything else: a crash halfway loses nothing. If that key is gone
 // (its week-long lease lapsed), the running version is rewritten first, as if
 // it were unsettled.
+// Long because the safety argument below and the code that follows it belong
+// together: changing one without the other is how reconfiguration breaks.
 import { LockerError, isLockerError } from "../errors.js";
 import type { Locker } from "../locker.js";
 import type { Address, Channel, RequestOptions } from "../transport/types.js";

@@ -16,9 +16,12 @@
 // genuine holders, was the only witness of a live lock and let a second
 // holder in. Pushes and snapshot pages are therefore also never retried by the
 // transport (a retried frame or cached response carries a stale lease).
+// Long because the push stream and the snapshot pull share the per-member
+// cursor and the ballot order they apply in; the codecs are apart.
 import { LockerError } from "../errors.js";
 import type { Address, Channel, RequestOptions } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
+import { DeadlineTimer } from "../util/deadline-timer.js";
 import type { Random } from "../util/random.js";
 import { encodeCbor } from "../wire/cbor.js";
 import { encodeEntry, type ChangeEntry, type ReplMessage, type VoterConfig } from "./messages.js";
@@ -151,8 +154,8 @@ export class Replicator {
   private tickTimer: TimerHandle | undefined;
   /** A flush is deferred to the end of this event (changes made in one event share a push). */
   private flushQueued = false;
-  private expiryTimer: TimerHandle | undefined;
-  private expiryAt = Infinity;
+  /** Runs the replica store's due expiries. */
+  private readonly expiry: DeadlineTimer;
   private unsubscribe: () => void;
   private closed = false;
   private wasVoter: boolean | undefined;
@@ -167,6 +170,10 @@ export class Replicator {
   private quietSynced = false;
 
   constructor(private readonly o: ReplicatorOptions) {
+    this.expiry = new DeadlineTimer(o.clock, () => {
+      for (const c of this.store.tick(this.o.clock.now())) this.emit(c);
+      this.armExpiry();
+    });
     this.pushIntervalMs = o.pushIntervalMs ?? 100;
     this.maxInflight = o.maxInflightPerReplica ?? 32;
     this.window = o.snapshotWindow ?? 32;
@@ -241,7 +248,7 @@ export class Replicator {
     this.closed = true;
     this.unsubscribe();
     this.o.clock.clearTimer(this.tickTimer);
-    this.o.clock.clearTimer(this.expiryTimer);
+    this.expiry.cancel();
     this.sessions.clear();
     this.targets.clear();
   }
@@ -526,17 +533,10 @@ export class Replicator {
   }
 
   private armExpiry(): void {
-    const next = this.store.nextDeadline();
-    if (next === undefined || next >= this.expiryAt || this.closed) return;
-    this.o.clock.clearTimer(this.expiryTimer);
-    this.expiryAt = next;
-    this.expiryTimer = this.o.clock.setTimer(Math.max(0, next - this.o.clock.now()), () => {
-      this.expiryTimer = undefined;
-      this.expiryAt = Infinity;
-      for (const c of this.store.tick(this.o.clock.now())) this.emit(c);
-      this.armExpiry();
-    });
+    if (this.closed) return;
+    this.expiry.arm(this.store.nextDeadline());
   }
+
 
   // ---- incoming ----
 

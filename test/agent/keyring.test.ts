@@ -59,6 +59,15 @@ test("install, use, remove a key on every agent under lock traffic; a restarted 
   t.is(list.status, 200);
   t.deepEqual((list.json.keys as { installed: number; primary: number }[]).map((k) => [k.installed, k.primary]), [[3, 3]], "one key, primary everywhere");
 
+  // The same through the CLI.
+  const listed = await cli(["keyring", "list"], { http: admin });
+  t.is(listed.code, 0, listed.stderr);
+  t.regex(listed.stdout, /3 of 3 members answered/);
+  t.regex(listed.stdout, /[0-9a-f]{16}\s+3\s+3/);
+  const usage = await cli(["keyring", "use"], { http: admin });
+  t.is(usage.code, 2);
+  t.regex(usage.stderr, /needs a KEY/);
+
   // Restart k3 with its original command (its --encrypt-file still holds the removed key).
   t.is((await agents[2]!.kill("SIGINT")).code, 0);
   agents[2] = await start(2);

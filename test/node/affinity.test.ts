@@ -17,7 +17,7 @@ import { settle } from "../support/virtual-time.js";
 const NAMES = ["n1", "n2", "n3"];
 
 /** 3 voter Lockers, each with its affinity router; `down` is the membership view (a name in it is not up). */
-function cluster(seed: number, o: { faults?: Partial<FaultConfig>; fairHoldBackMs?: number } = {}) {
+function cluster(seed: number, o: { faults?: Partial<FaultConfig>; fairHoldBackMs?: number; forward?: boolean | "contended" } = {}) {
   const clock = new VirtualClock();
   const net = new MemoryNetwork({ clock, random: new SeededRandom(seed), ...(o.faults ? { faults: o.faults } : {}) });
   const random = new SeededRandom(seed + 1000);
@@ -40,6 +40,7 @@ function cluster(seed: number, o: { faults?: Partial<FaultConfig>; fairHoldBackM
         channel: transport.channel(ChannelId.forward, forwardCodec),
         clock: nodeClock,
         ...(o.fairHoldBackMs !== undefined ? { fairHoldBackMs: o.fairHoldBackMs } : {}),
+        ...(o.forward !== undefined ? { forward: o.forward } : {}),
       }),
     );
   }
@@ -260,15 +261,39 @@ test("a forward that was not answered but whose fallback wins is a real success"
   for (const l of lockers) await l.close();
 });
 
+test("forward: \"contended\" runs a key here until it is seen contended, then forwards it", async (t) => {
+  const { clock, lockers, affinities, at } = cluster(7, { forward: "contended" });
+  const key = keyCoordinatedBy("n2");
+  const a = affinities[at("n1")]!;
+  const b = affinities[at("n3")]!;
+  await settle(clock, a.lock(key, "alice", { leaseMs: 5000 }));
+  await settle(clock, a.release(key, "alice"));
+  t.is(a.stats.forwarded, 0);
+  t.is(a.stats.local, 2);
+  await settle(clock, b.lock(key, "bob", { leaseMs: 5000 }));
+  const e = await settle(clock, a.lock(key, "alice", { leaseMs: 5000 }).then(() => undefined, (err: unknown) => err));
+  t.true(isLockerError(e, "locked"), String(e));
+  // Seen contended: from now on n1 hands the key to n2.
+  const e2 = await settle(clock, a.lock(key, "alice", { leaseMs: 5000 }).then(() => undefined, (err: unknown) => err));
+  t.true(isLockerError(e2, "locked"), String(e2));
+  t.is(a.stats.forwarded, 1);
+  // And stops after contendedForMs (10 s) without contention.
+  await settle(clock, b.release(key, "bob"));
+  await settle(clock, new Promise<void>((r) => clock.setTimer(10_001, r)), 20_000);
+  await settle(clock, a.lock(key, "alice", { leaseMs: 5000 }));
+  t.is(a.stats.forwarded, 1);
+  for (const l of lockers) await l.close();
+});
+
 // ---- fairness ----
 
 // Jittered, reordered and duplicated datagrams, none lost: a lost datagram stalls
 // one operation for a retransmit (250 ms) and would measure loss, not the policy.
 // The same run without the coordinator's hold-back shows the check can fail:
 // the coordinator's own callers, a hop closer, then take most acquisitions.
-for (const [seed, fair] of [[5, true], [6, true], [5, false]] as const) {
-test(`one key contended from 3 nodes (2 clients each, jittery network, seed ${seed}${fair ? "" : ", no hold-back"}): ${fair ? "every node's share of acquisitions is within 2× of the others'" : "the shares are not within 2×"}`, async (t) => {
-  const { clock, lockers, affinities } = cluster(seed, { faults: { minDelayMs: 0.1, maxDelayMs: 1, reorderRate: 0.05, reorderDelayMs: 2, duplicateRate: 0.02 }, ...(fair ? {} : { fairHoldBackMs: 0 }) });
+for (const [seed, fair, forward] of [[5, true, true], [6, true, true], [5, true, "contended"], [5, false, true]] as const) {
+test(`one key contended from 3 nodes (2 clients each, jittery network, seed ${seed}${fair ? "" : ", no hold-back"}${forward === true ? "" : `, forward: ${forward}`}): ${fair ? "every node's share of acquisitions is within 2× of the others'" : "the shares are not within 2×"}`, async (t) => {
+  const { clock, lockers, affinities } = cluster(seed, { faults: { minDelayMs: 0.1, maxDelayMs: 1, reorderRate: 0.05, reorderDelayMs: 2, duplicateRate: 0.02 }, forward, ...(fair ? {} : { fairHoldBackMs: 0 }) });
   const key = "contended";
   const wins = [0, 0, 0];
   const errors: Record<string, number> = {};
