@@ -1,0 +1,20 @@
+// Loaded into every test worker (ava's `require`). AVA 6+ stops a test at its
+// first failed assertion, so the cleanup after it (closing sockets, killing
+// agents) never runs, and their handles keep the worker alive after the file
+// is done: AVA then waits for it forever and CI hits its hard limit instead of
+// reporting the failure. Once AVA has every result of the file, the worker
+// names what is still open (a leak worth fixing) and exits.
+import { registerCompletionHandler } from "ava";
+
+/** Resources a finished test file should not hold (the IPC pipe and stdio are AVA's own). */
+const LEAKS = new Set(["UDPWRAP", "TCPWRAP", "TCPSERVERWRAP", "ProcessWrap", "Timeout", "FSReqCallback"]);
+
+registerCompletionHandler(() => {
+  const open = process.getActiveResourcesInfo().filter((r) => LEAKS.has(r));
+  if (open.length > 0) {
+    const counts = new Map<string, number>();
+    for (const r of open) counts.set(r, (counts.get(r) ?? 0) + 1);
+    process.stderr.write(`exit-when-done: this test file left open ${[...counts].map(([r, n]) => `${n} ${r}`).join(", ")}; exiting its worker\n`);
+  }
+  process.exit();
+});
