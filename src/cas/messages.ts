@@ -1,6 +1,7 @@
 // The CAS channel's messages and their codec. Messages travel as compact CBOR
 // arrays; `decode` checks every field's type and range and throws on anything
 // else, so the acceptor and proposer never see a malformed message.
+import { isCanonicalValue } from "./value.js";
 import type { MessageCodec } from "../transport/types.js";
 import { compareBallots, MAX_BALLOT_COUNTER, MAX_NODE_NAME_BYTES, type Ballot } from "./ballot.js";
 
@@ -145,6 +146,7 @@ function decodeRecord(x: unknown): WireRecord | null {
   if (!Array.isArray(x) || x.length !== 3) fail("record");
   const [value, leaseMs, token] = x as unknown[];
   if (!(value instanceof Uint8Array) || value.length > CODEC_MAX_VALUE_BYTES) fail("record value");
+  if (!isCanonicalValue(value)) fail("record value is not canonical CBOR");
   if (typeof leaseMs !== "number" || !Number.isFinite(leaseMs) || leaseMs <= 0 || leaseMs > CODEC_MAX_LEASE_MS) fail("record lease");
   // A fresh Uint8Array view: cbor-x may hand out a Buffer over a shared slab.
   return { value: Uint8Array.from(value), leaseMs, token: counter(token, "record token") };

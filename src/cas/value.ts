@@ -93,6 +93,21 @@ export function validateValue(value: unknown, maxBytes: number, what = "value"):
   return bytes;
 }
 
+/**
+ * Whether bytes from the wire are a value as encodeValue writes it (canonical
+ * CBOR). A record whose value is not cannot be read back: it is refused where
+ * it is decoded, so no member (buggy or hostile) can store a lock that makes
+ * every later read fail.
+ */
+export function isCanonicalValue(bytes: Uint8Array): boolean {
+  try {
+    const again = encodeValue(encoder.decode(bytes));
+    return again.length === bytes.length && Buffer.compare(again, bytes) === 0;
+  } catch {
+    return false;
+  }
+}
+
 export function decodeValue(bytes: Uint8Array): unknown {
   return encoder.decode(bytes);
 }

@@ -2,6 +2,7 @@
 // committed changes, the paged snapshot a joining member pulls, resync hints
 // and the voter configuration (read and activate). Every field is checked on
 // decode; a malformed message is refused (the transport drops and counts it).
+import { isCanonicalValue } from "../cas/value.js";
 import type { Ballot } from "../cas/ballot.js";
 import { MAX_BALLOT_COUNTER, MAX_NODE_NAME_BYTES } from "../cas/ballot.js";
 import { CODEC_MAX_KEY_BYTES, CODEC_MAX_LEASE_MS, CODEC_MAX_VALUE_BYTES, MAX_CONFIG_VERSION } from "../cas/messages.js";
@@ -140,6 +141,7 @@ function decodeEntry(x: unknown): ChangeEntry {
   if (a.length === 5) return { key: key(a[0]), ballot, origin, record: null };
   const value = a[5];
   if (!(value instanceof Uint8Array) || value.length > CODEC_MAX_VALUE_BYTES) fail("value");
+  if (!isCanonicalValue(value)) fail("value is not canonical CBOR");
   const remainingMs = a[7];
   if (typeof remainingMs !== "number" || !Number.isInteger(remainingMs) || remainingMs <= 0 || remainingMs > CODEC_MAX_LEASE_MS) fail("remaining lease");
   const token = counter(a[6], "token");

@@ -2,6 +2,7 @@
 // anything else — random junk, wrong types, out-of-range numbers — is refused.
 import test from "ava";
 import fc from "fast-check";
+import { encodeValue } from "../../src/cas/value.js";
 import { casCodec, MAX_CONFIG_VERSION, type CasMessage, type WireRecord } from "../../src/cas/messages.js";
 import { MAX_BALLOT_COUNTER } from "../../src/cas/ballot.js";
 import { encodeCbor, decodeCbor } from "../../src/wire/cbor.js";
@@ -10,7 +11,7 @@ const ballot = fc.record({ c: fc.nat({ max: MAX_BALLOT_COUNTER }), node: fc.stri
 // A record's token is the counter of the ballot that created it: never above the ballot carrying it.
 const recordAtMost = (maxToken: number): fc.Arbitrary<WireRecord> =>
   fc.record({
-    value: fc.uint8Array({ maxLength: 64 }),
+    value: fc.jsonValue({ maxDepth: 2 }).map(encodeValue),
     leaseMs: fc.double({ min: 0.001, max: 2 ** 31 - 1, noNaN: true }),
     token: fc.nat({ max: maxToken }),
   });

@@ -3,7 +3,7 @@
 import test from "ava";
 import fc from "fast-check";
 import { isLockerError, LockerError } from "../../src/errors.js";
-import { decodeValue, encodeValue, validateValue } from "../../src/cas/value.js";
+import { decodeValue, encodeValue, isCanonicalValue, validateValue } from "../../src/cas/value.js";
 import { createMemoryLockers } from "../../src/locker-cluster.js";
 import { MemoryNetwork } from "../../src/transport/memory.js";
 import { VirtualClock } from "../../src/util/clock.js";
@@ -107,4 +107,13 @@ test("the Locker refuses such values with invalid, before any round", async (t) 
   t.is(l.summary().pendingRounds, 0);
   t.is((await settle(clock, l.lock("k", 1.5, { leaseMs: 1000 }))).token > 0n, true);
   await Promise.all(lockers.map((x) => x.close()));
+});
+
+test("from the wire, only canonical CBOR is a value: whatever encodeValue writes passes, other bytes are refused without throwing (property)", (t) => {
+  fc.assert(fc.property(fc.jsonValue({ maxDepth: 3 }), (v) => isCanonicalValue(encodeValue(v))), { seed: 7, numRuns: 500 });
+  // Not CBOR at all, a CBOR head with nothing behind it, and non-canonical forms of 1 and "a".
+  for (const bytes of [[0xff, 0x00], [0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0x18, 0x01], [0x7a, 0, 0, 0, 1, 0x61]]) {
+    t.false(isCanonicalValue(new Uint8Array(bytes)), JSON.stringify(bytes));
+  }
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (b) => typeof isCanonicalValue(b) === "boolean"), { seed: 8, numRuns: 2000 });
 });

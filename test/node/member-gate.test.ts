@@ -4,6 +4,7 @@
 import test from "ava";
 import { startNode, type LockerNode } from "../../src/node/node.js";
 import { casCodec } from "../../src/cas/messages.js";
+import { encodeValue } from "../../src/cas/value.js";
 import { replCodec } from "../../src/replication/messages.js";
 import { MemoryNetwork } from "../../src/transport/memory.js";
 import { ChannelId } from "../../src/transport/types.js";
@@ -25,7 +26,7 @@ test("an outsider's forged accept, peek and keys request are refused; members ar
   const cas = outsider.channel(ChannelId.cas, casCodec);
   const repl = outsider.channel(ChannelId.replication, replCodec);
   const ballot = { c: 2 ** 40, node: "evil" };
-  const forged = { type: "accept" as const, cfg: 1, key: "forged", ballot, record: { value: new Uint8Array([0x61]), leaseMs: 60_000, token: 1 }, nextC: null, origin: null };
+  const forged = { type: "accept" as const, cfg: 1, key: "forged", ballot, record: { value: encodeValue("a"), leaseMs: 60_000, token: 1 }, nextC: null, origin: null };
   const answers = await settle(
     clock,
     Promise.allSettled([

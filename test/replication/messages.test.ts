@@ -2,6 +2,7 @@
 // malformed is refused with a WireError (the transport drops and counts it).
 import test from "ava";
 import fc from "fast-check";
+import { encodeValue } from "../../src/cas/value.js";
 import { replCodec, type ChangeEntry, type ReplMessage } from "../../src/replication/messages.js";
 import { MAX_BALLOT_COUNTER } from "../../src/cas/ballot.js";
 import { MAX_CONFIG_VERSION } from "../../src/cas/messages.js";
@@ -21,7 +22,7 @@ const entry: fc.Arbitrary<ChangeEntry> = fc
     key: fc.string({ minLength: 1, maxLength: 40 }),
     ballot,
     withOrigin: fc.boolean(),
-    record: fc.option(fc.record({ value: fc.uint8Array({ maxLength: 64 }), token: fc.nat(), remainingMs: fc.integer({ min: 1, max: 2 ** 31 - 1 }) }), { nil: null }),
+    record: fc.option(fc.record({ value: fc.jsonValue({ maxDepth: 2 }).map(encodeValue), token: fc.nat(), remainingMs: fc.integer({ min: 1, max: 2 ** 31 - 1 }) }), { nil: null }),
   })
   // A token is the counter of the ballot that created the lock: never above the entry's ballot.
   .map(({ key, ballot: b, withOrigin, record }) => ({
