@@ -2,7 +2,7 @@
 // documented status codes. A bad request gets a 4xx; the agent keeps serving.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ERROR_TABLE, LockerError, type LockerErrorCode } from "../errors.js";
-import { encodeValue } from "../cas/value.js";
+import { checkKey as validateKey, checkLease as validateLease, checkTimeout as validateTimeout, checkValue as validateValue } from "../locker/validate.js";
 import type { Entry, Locker, LockResult } from "../locker.js";
 import type { Clock } from "../util/clock.js";
 import { DASHBOARD_HTML } from "./dashboard.js";
@@ -70,33 +70,34 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
   /** The holder's remaining safe window, from now (the moment of the answer). */
   const lockJson = (r: LockResult): Json => ({ ...keyJson(r), leaseMs: r.leaseMs, safeForMs: Math.max(0, Math.floor(r.safeUntil - clock.now())) });
 
-  const checkKey = (key: string): void => {
-    if (key.length === 0) throw invalid("key must not be empty");
-    const bytes = Buffer.byteLength(key);
-    if (bytes > limits.maxKeyBytes) throw invalid(`key is ${bytes} bytes; the limit is ${limits.maxKeyBytes}`);
+  // The Locker's own validator (src/locker/validate.ts) decides; HTTP adds
+  // only what JSON needs: whole milliseconds, and field names in the message.
+  const asInvalid = <T>(field: string, check: () => T): T => {
+    try {
+      return check();
+    } catch (e) {
+      if (e instanceof LockerError && e.code === "invalid") throw invalid(field && !e.message.startsWith(field) ? `"${field}": ${e.message}` : e.message);
+      throw e;
+    }
   };
+  const checkKey = (key: string): void => void asInvalid("", () => validateKey(key, limits));
   const checkValue = (field: string, v: unknown): unknown => {
     // Any JSON value; its size is that of its canonical CBOR encoding, as the cluster stores it.
-    const bytes = encodeValue(v).length;
-    if (bytes > limits.maxValueBytes) throw invalid(`"${field}" is ${bytes} bytes encoded; the limit is ${limits.maxValueBytes}`);
+    asInvalid(field, () => validateValue(v, limits));
     return v;
   };
   const checkLease = (v: unknown): number => {
     if (typeof v !== "number" || !Number.isInteger(v)) throw invalid(`"leaseMs" must be a whole number of milliseconds`);
-    if (v < limits.minLeaseMs || v > limits.maxLeaseMs) {
-      throw invalid(`"leaseMs" must be between ${limits.minLeaseMs} and ${limits.maxLeaseMs}, got ${v}`);
-    }
-    return v;
+    return asInvalid("", () => validateLease(v, limits));
   };
   const checkTimeout = (v: unknown, where: string): number | undefined => {
     if (v === undefined) return undefined;
     const n = typeof v === "string" && /^\d{1,15}$/.test(v) ? Number(v) : v;
-    // The Locker's rule (src/locker.ts checkTimeout): 0 < timeoutMs ≤ maxTimeoutMs; here also whole.
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > limits.maxTimeoutMs) {
-      throw invalid(`"${where}" must be a whole number of milliseconds from 1 to ${limits.maxTimeoutMs}`);
-    }
+    if (typeof n !== "number" || !Number.isInteger(n)) throw invalid(`"${where}" must be a whole number of milliseconds from 1 to ${limits.maxTimeoutMs}`);
+    asInvalid(where, () => validateTimeout(n, limits));
     return n;
-  };  /** The body of a lock (PUT) or an extend: value and leaseMs, optional timeoutMs. */
+  };
+  /** The body of a lock (PUT) or an extend: value and leaseMs, optional timeoutMs. */
   const leaseBody = (body: Json): { value: unknown; leaseMs: number; timeoutMs: number | undefined } => {
     fields(body, ["value", "leaseMs"], ["timeoutMs"]);
     return { value: checkValue("value", body.value), leaseMs: checkLease(body.leaseMs), timeoutMs: checkTimeout(body.timeoutMs, "timeoutMs") };

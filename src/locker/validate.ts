@@ -7,10 +7,11 @@ import { CODEC_MAX_KEY_BYTES, CODEC_MAX_LEASE_MS, CODEC_MAX_VALUE_BYTES } from "
 import { encodeValue } from "../cas/value.js";
 
 /** A client's key: 1..maxKeyBytes UTF-8 bytes, not reserved. @throws LockerError `invalid` */
-export function checkKey(key: unknown, limits: Readonly<LockerLimits>): string {
+export function checkKey(key: unknown, limits: Pick<LockerLimits, "maxKeyBytes">): string {
   if (typeof key !== "string") throw new LockerError("invalid", "key must be a string");
   const n = Buffer.byteLength(key, "utf8");
-  if (n === 0 || n > limits.maxKeyBytes) throw new LockerError("invalid", `key must be 1..${limits.maxKeyBytes} UTF-8 bytes (got ${n})`);
+  if (n === 0) throw new LockerError("invalid", "key must not be empty");
+  if (n > limits.maxKeyBytes) throw new LockerError("invalid", `key is ${n} bytes; the limit is ${limits.maxKeyBytes} (UTF-8)`);
   // Keys starting with NUL are reserved for the cluster itself (the voter
   // configuration, src/replication/reconfig.ts): a client must not forge them.
   if (key.charCodeAt(0) === 0) throw new LockerError("invalid", "keys starting with a NUL character are reserved");
@@ -18,7 +19,7 @@ export function checkKey(key: unknown, limits: Readonly<LockerLimits>): string {
 }
 
 /** A value, encoded (canonical CBOR) within maxValueBytes. @throws LockerError `invalid` */
-export function checkValue(value: unknown, limits: Readonly<LockerLimits>): Uint8Array {
+export function checkValue(value: unknown, limits: Pick<LockerLimits, "maxValueBytes">): Uint8Array {
   const bytes = encodeValue(value);
   if (bytes.length > limits.maxValueBytes) {
     throw new LockerError("invalid", `value is ${bytes.length} bytes encoded; the limit is ${limits.maxValueBytes}`);
@@ -27,17 +28,17 @@ export function checkValue(value: unknown, limits: Readonly<LockerLimits>): Uint
 }
 
 /** A lease length within minLeaseMs..maxLeaseMs. @throws LockerError `invalid` */
-export function checkLease(leaseMs: unknown, limits: Readonly<LockerLimits>): number {
+export function checkLease(leaseMs: unknown, limits: Pick<LockerLimits, "minLeaseMs" | "maxLeaseMs">): number {
   if (typeof leaseMs !== "number" || !Number.isFinite(leaseMs) || leaseMs < limits.minLeaseMs || leaseMs > limits.maxLeaseMs) {
-    throw new LockerError("invalid", `leaseMs must be a number in ${limits.minLeaseMs}..${limits.maxLeaseMs}`);
+    throw new LockerError("invalid", `leaseMs must be between ${limits.minLeaseMs} and ${limits.maxLeaseMs} ms (got ${String(leaseMs)})`);
   }
   return leaseMs;
 }
 
 /** A time budget (operation or wait): in (0, maxTimeoutMs]. */
-export function checkTimeout(t: unknown, limits: Readonly<LockerLimits>): void {
+export function checkTimeout(t: unknown, limits: Pick<LockerLimits, "maxTimeoutMs">): void {
   if (typeof t !== "number" || !Number.isFinite(t) || t <= 0 || t > limits.maxTimeoutMs) {
-    throw new LockerError("invalid", `timeoutMs must be a number in (0, ${limits.maxTimeoutMs}]`);
+    throw new LockerError("invalid", `timeoutMs must be more than 0 and at most ${limits.maxTimeoutMs} ms (got ${String(t)})`);
   }
 }
 

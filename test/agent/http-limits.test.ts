@@ -58,10 +58,10 @@ test("bugs: a 20 KB key, 1e400, a lone surrogate, timeoutMs=0 and deep nesting g
     ["PUT", "/v1/keys/k", '{"value": "\\ud800", "leaseMs": 1000}', 400, /surrogate/],
     ["PUT", "/v1/keys/k", '{"value": {"\\udfff": 1}, "leaseMs": 1000}', 400, /surrogate/],
     ["PUT", "/v1/keys/k", `{"value": ${"[".repeat(100)}${"]".repeat(100)}, "leaseMs": 1000}`, 400, /nested deeper/],
-    ["PUT", "/v1/keys/k", { value: "v", leaseMs: 1000, timeoutMs: 0 }, 400, /from 1 to 120000/],
-    ["PUT", "/v1/keys/k", { value: "v", leaseMs: 1000, timeoutMs: 120_001 }, 400, /from 1 to 120000/],
-    ["GET", "/v1/keys/k?wait=present&timeoutMs=0", undefined, 400, /from 1 to 120000/],
-    ["GET", "/v1/keys/k?consistent=true&timeoutMs=0", undefined, 400, /from 1 to 120000/],
+    ["PUT", "/v1/keys/k", { value: "v", leaseMs: 1000, timeoutMs: 0 }, 400, /timeoutMs must be more than 0 and at most 120000/],
+    ["PUT", "/v1/keys/k", { value: "v", leaseMs: 1000, timeoutMs: 120_001 }, 400, /at most 120000/],
+    ["GET", "/v1/keys/k?wait=present&timeoutMs=0", undefined, 400, /timeoutMs must be more than 0 and at most 120000/],
+    ["GET", "/v1/keys/k?consistent=true&timeoutMs=0", undefined, 400, /timeoutMs must be more than 0 and at most 120000/],
     ["PUT", "/v1/keys/k", '{"leaseMs": 1000, "constructor": 1}', 400, /missing field "value"/],
   ];
   for (const [method, path, body, status, message] of cases) {

@@ -3,13 +3,29 @@
 // agents) never runs, and their handles keep the worker alive after the file
 // is done: AVA then waits for it forever and CI hits its hard limit instead of
 // reporting the failure. Once AVA has every result of the file, the worker
-// names what is still open (a leak worth fixing) and exits.
+// names what is still open (a leak worth fixing), kills the child processes
+// it started (agents must not outlive their test), and exits.
 import { registerCompletionHandler } from "ava";
 
 /** Resources a finished test file should not hold (the IPC pipe and stdio are AVA's own). */
 const LEAKS = new Set(["UDPWRAP", "TCPWRAP", "TCPSERVERWRAP", "ProcessWrap", "Timeout", "FSReqCallback"]);
 
+interface ChildHandle {
+  pid?: number;
+  spawnargs?: string[];
+  exitCode: number | null;
+  signalCode: string | null;
+  kill(signal: string): boolean;
+}
+
 registerCompletionHandler(() => {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  for (const h of handles) {
+    const c = h as ChildHandle;
+    if (h?.constructor?.name !== "ChildProcess" || c.exitCode !== null || c.signalCode !== null) continue;
+    process.stderr.write(`exit-when-done: killing child ${c.pid} left running: ${(c.spawnargs ?? []).slice(0, 8).join(" ")}\n`);
+    c.kill("SIGKILL");
+  }
   const open = process.getActiveResourcesInfo().filter((r) => LEAKS.has(r));
   if (open.length > 0) {
     const counts = new Map<string, number>();
