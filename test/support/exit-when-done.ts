@@ -15,6 +15,8 @@ interface ChildHandle {
   spawnargs?: string[];
   exitCode: number | null;
   signalCode: string | null;
+  /** A signal was sent already (the test killed it; it is being reaped). */
+  killed: boolean;
   kill(signal: string): boolean;
 }
 
@@ -22,11 +24,11 @@ registerCompletionHandler(() => {
   const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
   for (const h of handles) {
     const c = h as ChildHandle;
-    if (h?.constructor?.name !== "ChildProcess" || c.exitCode !== null || c.signalCode !== null) continue;
+    if (h?.constructor?.name !== "ChildProcess" || c.exitCode !== null || c.signalCode !== null || c.killed) continue;
     process.stderr.write(`exit-when-done: killing child ${c.pid} left running: ${(c.spawnargs ?? []).slice(0, 8).join(" ")}\n`);
     c.kill("SIGKILL");
   }
-  const open = process.getActiveResourcesInfo().filter((r) => LEAKS.has(r));
+  const open = process.getActiveResourcesInfo().filter((r) => LEAKS.has(r) && r !== "ProcessWrap");
   if (open.length > 0) {
     const counts = new Map<string, number>();
     for (const r of open) counts.set(r, (counts.get(r) ?? 0) + 1);
