@@ -73,7 +73,7 @@ async function refresh() {
     var cards = document.getElementById("cards");
     cards.replaceChildren(
       card("role", s.role),
-      card("ready", s.ready ? "yes" : "quiet period"),
+      card("ready", s.ready ? "yes" : "no: " + (s.reason || "not ready")),
       card("live leases", s.summary && s.summary.leases),
       card("pending rounds", s.summary && s.summary.pendingRounds),
       card("probe lag", s.lagMs === undefined || s.lagMs === null ? undefined : s.lagMs.toFixed(1) + " ms"),
