@@ -14,6 +14,7 @@ import { LockerError } from "../errors.js";
 import type { LockerLimits } from "../limits.js";
 import type { SharedLockerOptions } from "../locker-cluster.js";
 import { Locker } from "../locker.js";
+import { createAffinity, forwardCodec, type Affinity } from "./affinity.js";
 import { attachReplication } from "../replication/attach.js";
 import { normalizeConfig, replCodec, type VoterConfig } from "../replication/messages.js";
 import type { Configurator } from "../replication/reconfig.js";
@@ -105,13 +106,23 @@ export interface NodeOptions {
    * `started` rejects instead.
    */
   onNameConflict?: (error: LockerError) => void;
+  /**
+   * Key affinity (src/node/affinity.ts). true (default): a key's quorum
+   * operations are forwarded to its coordinator among the live voters.
+   * "contended": only keys seen contended lately. false: run here (this node
+   * still serves others' forwards).
+   */
+  affinity?: boolean | "contended";
 }
 
 export interface LockerNode {
   readonly name: string;
   /** The address this node gossips (what the others send to). */
   readonly address: Address;
+  /** The node's Locker, its quorum operations routed by key affinity (`affinity`). */
   readonly locker: Locker;
+  /** Where each key's operations are coordinated, and the forwarding counters. */
+  readonly affinity: Affinity;
   readonly membership: Membership;
   readonly transport: Transport;
   /** Voter changes: addVoter, removeVoter, promote (one voter at a time). */
@@ -435,11 +446,25 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
     }
     status = undefined;
     const currentVoters = (): string[] => locker.cas.voters.map((v) => v.name);
+    // Key affinity: each key's quorum operations go to one coordinator among
+    // the live voters, so one proposer serves a key whichever node a request
+    // reaches. Every node serves others' forwards, even with forwarding off.
+    const affinity = createAffinity({
+      locker,
+      self: options.name,
+      voters: currentVoters,
+      isUp,
+      addressOf,
+      channel: gate.wrap(transport.channel(ChannelId.forward, forwardCodec)),
+      clock,
+      forward: options.affinity ?? true,
+    });
     let closing: Promise<void> | undefined;
     const built: LockerNode = {
       name: options.name,
       address,
-      locker,
+      locker: affinity.api,
+      affinity,
       membership,
       transport,
       configurator: attached.configurator,
@@ -460,6 +485,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
       close: (o = {}) => {
         closing ??= (async () => {
           closed = true;
+          affinity.close();
           attached.close();
           gate.close();
           rejoiner.close();
