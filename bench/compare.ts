@@ -14,7 +14,8 @@
 // it: the bare voters with the clients inside them, spread over the 3 voters,
 // without and with src/node/affinity.ts.
 //
-//   node dist/bench/compare.js [--quick] [--conc=1,8,64] [--systems=http,library,protocol,spread,affinity,etcd,redis,redlock]
+//   node dist/bench/compare.js [--quick] [--conc=1,8,64] [--systems=http,http-noaff,library,protocol,spread,affinity,etcd,redis,redlock]
+// (http-noaff: the same agents with --affinity=false, requests spread the same way.)
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -35,7 +36,7 @@ import { flag } from "./lib/args.js";
 
 const quick = flag("quick") !== undefined;
 const CONCURRENCIES = (flag("conc") ?? "1,8,64").split(",").map(Number);
-const SYSTEMS = (flag("systems") ?? "http,library,protocol,spread,affinity,etcd,redis,redlock").split(",");
+const SYSTEMS = (flag("systems") ?? "http,http-noaff,library,protocol,spread,affinity,etcd,redis,redlock").split(",");
 const DURATION_MS = quick ? 1000 : 2000;
 const LEASE_MS = 10_000;
 const out = (s: string): void => void process.stdout.write(s + "\n");
@@ -645,6 +646,25 @@ try {
     }
   }
 
+  if (SYSTEMS.includes("http-noaff")) {
+    out("locker: 3 agents with --affinity=false ...");
+    let cluster: AgentCluster | undefined;
+    try {
+      cluster = await startAgents(["v1", "v2", "v3"], 30_000, ["--affinity=false"]);
+      const s = httpSystem(cluster);
+      try {
+        systems["http-noaff"] = await measure(s, "the same 3 agents started with --affinity=false (each request proposed where it arrives); worker w → agent w % 3");
+        systems["http-noaff"]!.name = "locker agents, HTTP, no key affinity";
+      } finally {
+        await s.close();
+      }
+    } catch (e) {
+      systems["http-noaff"] = { name: "http-noaff", skipped: `could not run: ${(e as Error).message}` };
+    } finally {
+      await cluster?.stop();
+    }
+  }
+
   if (SYSTEMS.includes("protocol")) {
     out("locker protocol only: 3 bare voter Lockers as child processes, client Locker in this process ...");
     try {
@@ -761,7 +781,7 @@ out(
 );
 
 const ratioRows: string[][] = [];
-for (const ours of ["http", "library", "protocol", "spread", "affinity"]) {
+for (const ours of ["http", "http-noaff", "library", "protocol", "spread", "affinity"]) {
   const o = systems[ours];
   if (!o?.figures) continue;
   for (const theirs of ["redis", "redlock", "etcd"]) {

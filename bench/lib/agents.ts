@@ -77,7 +77,8 @@ export function httpError(r: { status: number; json: Record<string, unknown> }, 
  * guard (killed with the bench however it ends), each with a fresh data dir
  * (a fresh voter has no quiet period), and waits until every one reports ready.
  */
-export async function startAgents(names: readonly string[] = ["v1", "v2", "v3"], readyTimeoutMs = 30_000): Promise<AgentCluster> {
+/** `extraArgs`: more agent flags (e.g. `--affinity=false`). */
+export async function startAgents(names: readonly string[] = ["v1", "v2", "v3"], readyTimeoutMs = 30_000, extraArgs: readonly string[] = []): Promise<AgentCluster> {
   const dataDir = mkdtempSync(join(tmpdir(), "locker-bench-agents-"));
   atExit(() => rmSync(dataDir, { recursive: true, force: true }));
   const agents: AgentInfo[] = [];
@@ -101,6 +102,7 @@ export async function startAgents(names: readonly string[] = ["v1", "v2", "v3"],
         "--log-level", "warn",
         // C=64 spread over 3 agents opens ~22 keep-alive connections to each from one address.
         "--http-max-connections-per-source", "512",
+        ...extraArgs,
       ];
       servers.push(await startServer(`agent-${a.name}`, process.execPath, args, join(dataDir, `${a.name}.log`)));
     }

@@ -83,6 +83,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
       : false,
     dataDir: config.dataDir,
     retryJoin: true,
+    affinity: config.affinity === "contended" ? "contended" : config.affinity === "true",
     onNameConflict: (e) => fatalError(e),
     clock,
     random,

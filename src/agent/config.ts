@@ -46,6 +46,8 @@ export interface AgentConfig {
   encryptFile: string;
   /** Allow unsealed datagrams on a non-loopback bind. */
   insecure: boolean;
+  /** Key affinity: "true" (forward each key to its coordinator), "contended" (only contended keys) or "false". */
+  affinity: string;
   /** The address other members reach this node at, "host" or "host:port" ("" = derive it from --bind). */
   advertise: string;
   /** Multicast discovery: "auto" (on when no --join is given and the bind is not loopback), "true" or "false". */
@@ -100,6 +102,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { key: "dataDir", flag: "data-dir", kind: "string", arg: "DIR", help: "state directory: tells a fresh node from a restarted one (quiet period), remembers members to rejoin" },
   { key: "encryptFile", flag: "encrypt-file", kind: "string", arg: "FILE", help: "file with the base64 keys (one per line); mode 600: not readable by group or others" },
   { key: "insecure", flag: "insecure", kind: "bool", arg: "", help: "allow unsealed datagrams on a non-loopback bind (anyone on the network can then forge locks)" },
+  { key: "affinity", flag: "affinity", kind: "string", arg: "MODE", help: "key affinity: true (each key's operations go to its coordinator among the voters), contended (only contended keys), false" },
   { key: "advertise", flag: "advertise", kind: "string", arg: "HOST[:PORT]", help: "address other members reach this node at (default: --bind, or the host's one private address for 0.0.0.0)" },
   { key: "discover", flag: "discover", kind: "tristate", arg: "", help: "multicast discovery of peers: true, false, or auto (on when no --join and the bind is not loopback)" },
   { key: "discoverGroup", flag: "discover-group", kind: "string", arg: "ADDR", help: "multicast group of discovery beacons" },
@@ -132,6 +135,7 @@ export function defaultConfig(): Omit<AgentConfig, "name"> {
     encrypt: [],
     encryptFile: "",
     insecure: false,
+    affinity: "true",
     advertise: "",
     discover: "auto",
     discoverGroup: DEFAULT_MULTICAST_GROUP,
@@ -188,6 +192,7 @@ function finish(c: Partial<AgentConfig>): AgentConfig {
     }
   }
   if (c.replica && finalVoters.includes(name)) throw new ConfigError(`--replica, but this node's name ${name} is in --voters`);
+  if (!["true", "false", "contended"].includes(String(c.affinity))) throw new ConfigError(`--affinity must be true, false or contended, got ${JSON.stringify(c.affinity)}`);
   if (c.encryptFile && encrypt.length > 0) throw new ConfigError("give either --encrypt or --encrypt-file, not both");
   // Safe by default (like Redis's protected mode): plain datagrams only where nobody else can send them.
   const bindHost = splitAddress(bind).host;

@@ -72,6 +72,7 @@ test("bad flags are usage errors that say what is wrong", (t) => {
     [["--replica"], /needs the cluster's --voters/],
     [["--replica", "--name", "a", "--voters", "a,b,c"], /is in --voters/],
     [["stray"], /unexpected argument/],
+    [["--affinity", "sometimes"], /--affinity must be true, false or contended/],
   ];
   for (const [argv, message] of bad) t.throws(() => resolve(argv), { instanceOf: ConfigError, message }, argv.join(" "));
 });
