@@ -8,6 +8,7 @@ import { openNode, type LockerNode, type StartingNode } from "../node/node.js";
 import { SystemClock } from "../util/clock.js";
 import { cryptoSeededRandom } from "../util/random.js";
 import { resolveAgentConfig, splitAddress, type AgentConfig } from "./config.js";
+import { EventHub } from "./events.js";
 import { createHttpHandler, httpLimits, httpServerOptions, startHttpServer, type StartedHttpServer } from "./http.js";
 import { handleKeyringRoute, isKeyringRoute } from "./keyring-routes.js";
 import { agentKeys } from "./keys.js";
@@ -90,6 +91,9 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
     logger,
   });
   const { membership, transport } = starting;
+  // Member events from the start; key events once the node serves.
+  const events = new EventHub();
+  events.attachMembership(membership);
   logger.info(
     {
       bind: config.bind,
@@ -163,6 +167,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
 
   const started = starting.started.then((n) => {
     node = n;
+    events.attachLocker(n.locker);
     api = apiFor(n);
     logger.info({ voters: n.voters(), configVersion: n.configVersion() }, "serving");
     return n;
@@ -215,6 +220,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
       logger,
       clock,
       limits,
+      events,
     });
   };
 
@@ -231,6 +237,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
     stop: () => {
       stopping ??= (async () => {
         logger.info("leaving the cluster");
+        events.close();
         await http.close();
         await starting.close();
         clock.clearAll();

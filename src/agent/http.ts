@@ -6,6 +6,7 @@ import { checkKey as validateKey, checkLease as validateLease, checkTimeout as v
 import type { Entry, Locker, LockResult } from "../locker.js";
 import type { Clock } from "../util/clock.js";
 import { DASHBOARD_HTML } from "./dashboard.js";
+import type { EventHub } from "./events.js";
 import type { Logger } from "./logger.js";
 import type { AgentMetrics, OperationKind } from "./metrics.js";
 import { ClientGoneError, readJsonBody } from "./http/body.js";
@@ -31,6 +32,8 @@ export interface HttpApiDeps {
   logger: Logger;
   clock: Clock;
   limits: HttpLimits;
+  /** The live event stream (GET /v1/events); absent: 404. */
+  events?: EventHub;
 }
 
 export interface VoterConfigView {
@@ -55,6 +58,8 @@ interface Reply {
   status: number;
   body: Json | string;
   contentType?: string;
+  /** The handler answered on the response itself (an event stream): nothing more to send. */
+  streamed?: true;
 }
 
 const KEY_ACTIONS = new Set(["update", "extend", "release"]);
@@ -218,7 +223,7 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
     }
   };
 
-  const route = async (req: IncomingMessage, url: URL): Promise<Reply> => {
+  const route = async (req: IncomingMessage, url: URL, res: ServerResponse): Promise<Reply> => {
     const path = url.pathname;
     const method = req.method ?? "";
     const only = (allowed: string[], routeName: string): void => {
@@ -240,6 +245,17 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
       return { status: 200, body: changed as unknown as Record<string, unknown> };
     }
     switch (path) {
+      case "/v1/events": {
+        only(["GET"], path);
+        if (!deps.events) throw new HttpError(404, "not_found", "this agent has no event stream");
+        const q = queryParams(url, ["prefix", "since"]);
+        const prefix = q.prefix ?? "";
+        if (Buffer.byteLength(prefix) > limits.maxKeyBytes) throw invalid(`"prefix" is longer than the key limit`);
+        if (q.since !== undefined && !/^\d{1,15}$/.test(q.since)) throw invalid(`"since" must be an event id (a whole number)`);
+        const refused = deps.events.serve(req, res, prefix, q.since === undefined ? undefined : Number(q.since));
+        if (refused) throw new HttpError(refused.status, refused.error as never, refused.message!);
+        return { status: 200, body: "", streamed: true };
+      }
       case "/":
         only(["GET"], path);
         queryParams(url, []);
@@ -282,6 +298,10 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
   return (req, res) => {
     const t0 = clock.now();
     const finish = (reply: Reply): void => {
+      if (reply.streamed) {
+        metrics.observeHttp(req.method ?? "", reply.status);
+        return;
+      }
       send(res, req, reply, metrics);
       logger.debug({ method: req.method, url: req.url, status: reply.status, ms: Math.round((clock.now() - t0) * 10) / 10 }, "http");
     };
@@ -290,7 +310,7 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
       finish({ status: 400, body: { error: "invalid", message: "the request target must be a path (/v1/...) or an http(s) URL" } });
       return;
     }
-    route(req, url).then(
+    route(req, url, res).then(
       (reply) => finish(reply),
       (e: unknown) => {
         let reply: Reply;

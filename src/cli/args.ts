@@ -56,6 +56,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   { name: "keys", args: "[PREFIX]", summary: "list keys held in the agent's local copy", flags: [], min: 0, max: 1 },
   { name: "members", args: "", summary: "list cluster members", flags: [], min: 0, max: 0 },
+  { name: "watch", args: "[PREFIX]", summary: "print live events until Ctrl-C: members joining, suspected, dead; keys taken, released, expired (under PREFIX); election leaders", flags: [], min: 0, max: 1 },
   { name: "voters", args: "", summary: "show the voter configuration (version and voters)", flags: [], min: 0, max: 0 },
   { name: "promote", args: "NAME", summary: "make member NAME (a replica) a voter; one voter changes at a time", flags: [], min: 1, max: 1 },
   { name: "remove-voter", args: "NAME", summary: "take voter NAME out of the configuration (it stays as a replica)", flags: [], min: 1, max: 1 },

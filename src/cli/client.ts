@@ -120,6 +120,66 @@ export class AgentClient implements LeaseClient {
     });
   }
 
+  /**
+   * Reads a Server-Sent Events stream (GET `path`): `onEvent` for each event
+   * as it arrives; resolves when the agent ends the stream. A non-200 answer
+   * rejects like `call` does; an unreachable agent with AgentUnreachableError.
+   */
+  stream(path: string, onEvent: (event: { type: string; data: string; id: string | undefined }) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: this.host, port: this.port, method: "GET", path, headers: { accept: "text/event-stream", ...(this.token === undefined ? {} : { authorization: `Bearer ${this.token}` }) } },
+        (res) => {
+          if (res.statusCode !== 200) {
+            let text = "";
+            res.on("data", (c: Buffer) => void (text.length < 65_536 && (text += c.toString("utf8"))));
+            res.on("end", () => {
+              let body: Record<string, unknown> = {};
+              try {
+                body = JSON.parse(text) as Record<string, unknown>;
+              } catch {
+                body = { message: text };
+              }
+              const message = typeof body.message === "string" ? body.message : `HTTP ${res.statusCode}`;
+              if (res.statusCode === 401) reject(new AgentUnauthorizedError(message));
+              else reject(new LockerError(isLockerErrorCode(body.error) ? body.error : "invalid", message, { status: res.statusCode ?? 0 }));
+            });
+            return;
+          }
+          res.setEncoding("utf8");
+          let buffer = "";
+          res.on("data", (chunk: string) => {
+            buffer += chunk;
+            // An event ends with a blank line; a runaway line without one is cut off.
+            if (buffer.length > 4 * 1024 * 1024) return res.destroy(new Error("event too large"));
+            let end: number;
+            while ((end = buffer.indexOf("\n\n")) >= 0) {
+              const block = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              let type = "message";
+              let id: string | undefined;
+              const data: string[] = [];
+              for (const line of block.split("\n")) {
+                if (line.startsWith(":")) continue;
+                const colon = line.indexOf(":");
+                const field = colon < 0 ? line : line.slice(0, colon);
+                const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+                if (field === "event") type = value;
+                else if (field === "id") id = value;
+                else if (field === "data") data.push(value);
+              }
+              if (data.length > 0) onEvent({ type, data: data.join("\n"), id });
+            }
+          });
+          res.on("end", () => resolve());
+          res.on("error", (e) => reject(new AgentUnreachableError(this.address, e.message)));
+        },
+      );
+      req.on("error", (e: NodeJS.ErrnoException) => reject(new AgentUnreachableError(this.address, e.code ?? e.message)));
+      req.end();
+    });
+  }
+
   /** A request whose non-2xx answer becomes a LockerError with the agent's code. */
   async call(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<Record<string, unknown>> {
     const r = await this.raw(method, path, body, timeoutMs);

@@ -52,6 +52,15 @@ export async function runCommand(spec: CommandSpec, p: Parsed, client: AgentClie
       const more = r.truncated === true ? "\n(more keys not listed)" : "";
       return show(r, table(["KEY", "VALUE", "TOKEN", "LEASE LEFT"], lines) + more);
     }
+    case "watch": {
+      await client.stream(`/v1/events?since=0${a !== undefined ? `&prefix=${encodeURIComponent(a)}` : ""}`, (e) => {
+        if (json) return io.out(e.data);
+        io.out(describeEvent(e.data));
+      });
+      // The agent ended the stream (it is stopping).
+      io.err("locker: the agent closed the event stream");
+      return EXIT.noQuorum;
+    }
     case "members": {
       const r = await client.call("GET", "/v1/members");
       const rows = (Array.isArray(r.members) ? r.members : []) as Record<string, unknown>[];
@@ -129,4 +138,28 @@ export function table(head: string[], rows: string[][]): string {
   const cells = rows.map((r) => r.map(cell));
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? "").length)));
   return [head, ...cells].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}
+
+/** One event as a line for people: time, what, who. */
+export function describeEvent(data: string): string {
+  let e: Record<string, unknown>;
+  try {
+    e = JSON.parse(data) as Record<string, unknown>;
+  } catch {
+    return data;
+  }
+  const time = typeof e.time === "number" ? new Date(e.time).toISOString().slice(11, 23) : "?";
+  switch (e.type) {
+    case "member":
+      return `${time}  member   ${String(e.member)} ${String(e.state)} (${String(e.change)}, ${String(e.address)})`;
+    case "acquired":
+      return `${time}  acquired ${String(e.key)} = ${printable(e.value)} (token ${String(e.token)}, lease ${formatDuration(Number(e.leaseMs) || 0)})`;
+    case "released":
+    case "expired":
+      return `${time}  ${String(e.type).padEnd(8)} ${String(e.key)} (was ${printable(e.value)})`;
+    case "leader":
+      return `${time}  leader   ${String(e.election)}: ${printable(e.leader)} (token ${String(e.token)})`;
+    default:
+      return `${time}  ${String(e.type)} ${data}`;
+  }
 }
