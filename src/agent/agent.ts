@@ -221,6 +221,8 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
       clock,
       limits,
       events,
+      // "/" is open even with a token: then it carries no data.
+      dashboardSnapshot: serverOptions.token === undefined,
     });
   };
 

@@ -5,8 +5,8 @@ import { ERROR_TABLE, LockerError, type LockerErrorCode } from "../errors.js";
 import { checkKey as validateKey, checkLease as validateLease, checkTimeout as validateTimeout, checkValue as validateValue } from "../locker/validate.js";
 import type { Entry, Locker, LockResult } from "../locker.js";
 import type { Clock } from "../util/clock.js";
-import { DASHBOARD_HTML } from "./dashboard.js";
-import type { EventHub } from "./events.js";
+import { KEYS_PER_PAGE, renderDashboard, type DashboardSnapshot } from "./dashboard.js";
+import { ELECTION_PREFIX, type EventHub } from "./events.js";
 import type { Logger } from "./logger.js";
 import type { AgentMetrics, OperationKind } from "./metrics.js";
 import { ClientGoneError, readJsonBody } from "./http/body.js";
@@ -34,6 +34,8 @@ export interface HttpApiDeps {
   limits: HttpLimits;
   /** The live event stream (GET /v1/events); absent: 404. */
   events?: EventHub;
+  /** Whether "/" carries a snapshot of the data (false when the API needs a token: "/" does not). Default true. */
+  dashboardSnapshot?: boolean;
 }
 
 export interface VoterConfigView {
@@ -256,10 +258,23 @@ export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res
         if (refused) throw new HttpError(refused.status, refused.error as never, refused.message!);
         return { status: 200, body: "", streamed: true };
       }
-      case "/":
+      case "/": {
         only(["GET"], path);
         queryParams(url, []);
-        return { status: 200, body: DASHBOARD_HTML, contentType: "text/html; charset=utf-8" };
+        // "/" needs no token: an agent with one serves the page without data.
+        let snapshot: DashboardSnapshot | undefined;
+        if (deps.dashboardSnapshot !== false) {
+          const listed = locker.keys("", KEYS_PER_PAGE + 1);
+          snapshot = {
+            status: await deps.status(),
+            members: deps.members(),
+            keys: listed.slice(0, KEYS_PER_PAGE).map(keyJson) as Array<Record<string, unknown>>,
+            truncated: listed.length > KEYS_PER_PAGE,
+            elections: locker.keys(ELECTION_PREFIX, KEYS_PER_PAGE).map(keyJson) as Array<Record<string, unknown>>,
+          };
+        }
+        return { status: 200, body: renderDashboard(snapshot), contentType: "text/html; charset=utf-8" };
+      }
       case "/v1/keys": {
         only(["GET"], path);
         const q = queryParams(url, ["prefix"]);
