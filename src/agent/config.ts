@@ -2,6 +2,7 @@
 // < LOCKER_<FLAG> environment variables < command-line flags. Bad input is a ConfigError.
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { parseArgs } from "node:util";
 import { DEFAULT_MULTICAST_GROUP, DEFAULT_MULTICAST_PORT } from "../discovery/multicast.js";
 import { DEFAULT_LIMITS } from "../limits.js";
 import { formatDuration, parseDuration } from "./duration.js";
@@ -213,30 +214,44 @@ function finish(c: Partial<AgentConfig>): AgentConfig {
   };
 }
 
+/**
+ * The flags, through node's util.parseArgs (the CLI's parser too). Booleans
+ * and tristates take a value only glued on (`--discover=false`), so a bare
+ * one is rewritten to `=true` first and the next argument is never
+ * swallowed; every other flag takes the next argument or `=VALUE`.
+ */
 function parseFlags(argv: readonly string[]): { values: Partial<AgentConfig>; config?: string } {
+  const glued = argv.map((arg) => {
+    const spec = arg.startsWith("--") && !arg.includes("=") ? AGENT_OPTIONS.find((o) => o.flag === arg.slice(2)) : undefined;
+    return spec && (spec.kind === "bool" || spec.kind === "tristate") ? `${arg}=true` : arg;
+  });
+  const options: Record<string, { type: "string" }> = { config: { type: "string" } };
+  for (const o of AGENT_OPTIONS) options[o.flag] = { type: "string" };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: glued, options, strict: true, allowPositionals: false, tokens: true });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const flag = /'(--?[^' ]+)/.exec(err.message)?.[1];
+    if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new ConfigError(`unknown flag ${flag ?? err.message} (see locker agent --help)`);
+    if (err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") throw new ConfigError(`unexpected argument ${JSON.stringify(/'([^']*)'/.exec(err.message)?.[1] ?? "")}`);
+    if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      const spec = AGENT_OPTIONS.find((o) => `--${o.flag}` === flag);
+      throw new ConfigError(flag === "--config" ? "--config needs a FILE" : `${flag ?? "a flag"} needs a value${spec ? ` ${spec.arg}` : ""}`);
+    }
+    throw new ConfigError(err.message);
+  }
   const values: Partial<AgentConfig> = {};
   let config: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)}`);
-    const eq = arg.indexOf("=");
-    const flag = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    let value: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
-    if (flag === "config") {
-      config = value ?? argv[++i];
-      if (config === undefined) throw new ConfigError("--config needs a FILE");
+  // In command-line order, so a repeated flag's last value wins.
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== "option") continue;
+    const value = token.value ?? "";
+    if (token.name === "config") {
+      config = value;
       continue;
     }
-    const spec = AGENT_OPTIONS.find((o) => o.flag === flag);
-    if (!spec) throw new ConfigError(`unknown flag --${flag} (see locker agent --help)`);
-    if (spec.kind === "bool" || spec.kind === "tristate") {
-      // A bare flag means true; a value must be glued on (--discover=false), so the next argument is never swallowed.
-      if (value === undefined) value = "true";
-    } else if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new ConfigError(`--${flag} needs a value ${spec.arg}`);
-    }
-    setValue(values, spec, value, `--${flag}`);
+    setValue(values, AGENT_OPTIONS.find((o) => o.flag === token.name)!, value, `--${token.name}`);
   }
   return config === undefined ? { values } : { values, config };
 }

@@ -9,11 +9,12 @@ import type { LockerLimits } from "../limits.js";
 import type { Address, Channel } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { DeadlineTimer } from "../util/deadline-timer.js";
+import { backoffDelayMs } from "../transport/backoff.js";
 import type { Random } from "../util/random.js";
 import { Acceptor, type AcceptorEvent } from "./acceptor.js";
 import { ballotToString, HybridLogicalClock, type Ballot } from "./ballot.js";
 import { isCasRequest, type CasMessage, type CasReply, type CasRequest } from "./messages.js";
-import { bytesEqual, peekVerdict, ProposerRound, retryDelayMs, type KnownRecord, type PeekReply, type CasOp, type FastPathState, type OpResult, type Outgoing, type OwnWrite, type RoundOutcome } from "./proposer.js";
+import { bytesEqual, peekVerdict, ProposerRound, type KnownRecord, type PeekReply, type CasOp, type FastPathState, type OpResult, type Outgoing, type OwnWrite, type RoundOutcome } from "./proposer.js";
 
 export interface VoterSpec {
   /** Unique node name (the ballot tie-break). */
@@ -458,7 +459,7 @@ export class CasNode {
             throw new LockerError("contention", `${conflicts} rounds lost to concurrent rounds on the key; retry later`, { rounds: conflicts });
           }
           if (outcome.retryNow) continue;
-          const delay = retryDelayMs(conflicts, this.o.random.next(), this.o.retryBaseMs, this.o.retryMaxMs);
+          const delay = backoffDelayMs({ baseMs: this.o.retryBaseMs, factor: 2, maxMs: this.o.retryMaxMs }, conflicts, this.o.random);
           if (this.o.clock.now() + delay >= deadline) {
             if (ownWrites.length > 0) throw unknownOrNoQuorum("the time budget ran out while contending for the key");
             throw new LockerError("contention", "concurrent rounds on the key kept winning until the time budget ran out", { rounds: conflicts });

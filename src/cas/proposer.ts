@@ -512,12 +512,6 @@ export class ProposerRound {
   }
 }
 
-/** Backoff before retry `attempt` (1-based) after a conflict: exponential with jitter, capped. Pure. */
-export function retryDelayMs(attempt: number, randomUnit: number, baseMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return ceiling / 2 + randomUnit * (ceiling / 2);
-}
-
 /** A peek reply as the proposer uses it. */
 export interface PeekReply {
   readonly accepted: Ballot | null;

@@ -315,7 +315,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
     gate.close();
     await beacon?.close();
     beacon = undefined;
-    if (leave) await membership.leave().catch(() => {});
+    if (leave) await membership.leave().catch((e: unknown) => logger?.debug({ err: (e as Error).message }, "could not announce the leave; the others will find this node dead"));
     membership.close();
     await transport.close();
   };
@@ -491,7 +491,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
           rejoiner.close();
           await beacon?.close();
           beacon = undefined;
-          if (o.leave !== false) await membership.leave().catch(() => {});
+          if (o.leave !== false) await membership.leave().catch((e: unknown) => logger?.debug({ err: (e as Error).message }, "could not announce the leave; the others will find this node dead"));
           await locker.close();
           membership.close();
           await transport.close();

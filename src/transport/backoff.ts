@@ -1,6 +1,7 @@
-// Retry timing: exponential backoff with full jitter (the AWS architecture
-// blog's "full jitter"), so retries from many nodes after one loss burst do
-// not arrive in lockstep.
+// Retry timing, for transport retries and the CAS driver's conflict retries
+// alike: exponential backoff with "equal jitter" (half the wait fixed, half
+// random, in the AWS architecture blog's terms), so retries from many nodes
+// after one loss burst do not arrive in lockstep, and none comes at once.
 import type { Random } from "../util/random.js";
 
 export interface BackoffPolicy {

@@ -58,6 +58,7 @@ test("boolean flags and variables", (t) => {
 test("bad flags are usage errors that say what is wrong", (t) => {
   const bad: Array<[string[], RegExp]> = [
     [["--nope"], /unknown flag --nope/],
+    [["-x"], /unknown flag -x /],
     [["--bind"], /needs a value/],
     [["--bind", "localhost"], /expected HOST:PORT/],
     [["--http", "1.2.3.4:99999"], /out of range/],
