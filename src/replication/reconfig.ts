@@ -313,6 +313,8 @@ export class Configurator implements ConfigHandler {
 
   /** Promotes a replica (a live member) to voter. */
   promote(name: string): Promise<VoterConfig> {
+    // A voter (this node included, which is no entry of members()) is told so, not "not a live member".
+    if (this.current().voters.some((v) => v.name === name)) return Promise.reject(new LockerError("invalid", `${name} is already a voter`));
     const m = this.o.members().find((x) => x.name === name);
     if (!m) return Promise.reject(new LockerError("invalid", `${name} is not a live member`));
     return this.addVoter(m);

@@ -46,6 +46,9 @@ test("forged configurations from a member are never adopted; real changes are", 
   for (const n of nodes) t.is(n.configVersion(), 1, `${n.name} still runs version 1`);
   t.true(nodes.slice(0, 3).every((n) => n.configurator.stats.unverified >= 1), "each voter counted refusals");
   t.is((await settle(clock, nodes[1]!.locker.read("k")))?.value, "v");
+  // Promoting a voter (itself, or another) says it is one (it said "not a live member" for itself).
+  await t.throwsAsync(settle(clock, nodes[0]!.configurator.promote("a")), { message: /a is already a voter/ });
+  await t.throwsAsync(settle(clock, nodes[0]!.configurator.promote("b")), { message: /b is already a voter/ });
   // A real change, and a removal after it, reach every node.
   const c2 = await settle(clock, nodes[0]!.configurator.promote("r"));
   t.is(c2.version, 2);
