@@ -1,0 +1,244 @@
+// The nemesis: real agents on a LAN of network namespaces, clients on every
+// host recording every invocation and completion, and faults from a seeded
+// schedule — partitions (random halves, the holder's side, one link only),
+// SIGKILL and restart, SIGSTOP past the lease, packet loss. The recorded
+// history then goes through the simulator's checker (test/sim/checker.ts):
+// per-key linearizability of the lease register, mutual exclusion of every
+// holder's safe window and fencing order. Time is the test process's
+// monotonic clock: every client runs here and reaches its agent through the
+// host's relay, so invocations, completions and safe windows share one axis
+// (a client's safe window starts at its invocation: the agent's own answer
+// time is later, so this errs on the strict side).
+//
+// Used by test/netns/nemesis.test.ts (a short schedule in CI) and by
+// `npm run nemesis -- --minutes N --seed S` (test/netns/nemesis-cli.ts).
+import { checkHistory, HistoryRecorder, outcomeOfErrorCode, type HistoryOp, type OpName, type Outcome, type Verdict } from "../sim/checker.js";
+import { isLockerErrorCode } from "../../src/errors.js";
+import { SeededRandom } from "../../src/util/random.js";
+import { whenAllAlive, whenReady, type Agent, type Host, type Lan } from "./lan.js";
+
+export const KEYS = ["n-a", "n-b", "n-c"];
+/** Lease of every lock; a pause lasts longer than this. */
+export const LEASE_MS = 2000;
+/** Each operation's budget (also the agent's --max-lease bounds the quiet period of a restarted voter). */
+const OP_TIMEOUT_MS = 3000;
+const PAUSE_MS = LEASE_MS + 1500;
+const MAX_LEASE = "5s";
+const nameOf = (h: Host): string => `${h.name}:7946`;
+
+export interface NemesisOptions {
+  seed: number;
+  /** How long the faults run (the clients run through it, and a little after every heal). */
+  durationMs: number;
+  clientsPerHost: number;
+  log: (line: string) => void;
+}
+
+/** One fault, on the timeline. */
+interface FaultWindow {
+  name: string;
+  fromMs: number;
+  toMs: number;
+}
+
+export interface NemesisResult {
+  history: HistoryOp[];
+  windows: FaultWindow[];
+  verdict: Verdict;
+  counts: Record<string, number>;
+  /** Per window (and "calm"): ops completed, and latency percentiles of those that succeeded. */
+  latency: Array<{ window: string; ops: number; ok: number; p50: number; p99: number; max: number }>;
+}
+
+function command(lan: Lan): string[] {
+  return [
+    "--bind", "0.0.0.0:7946",
+    "--http", "0.0.0.0:7947",
+    "--voters", lan.hosts.map(nameOf).join(","),
+    "--insecure",
+    "--data-dir", "data",
+    "--max-lease", MAX_LEASE,
+    "--log-level", "info",
+  ];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The HTTP answer of one operation as the checker's outcome. */
+function outcomeOf(op: OpName, status: number, json: Record<string, unknown>, invokeMs: number): Outcome {
+  if (status === 200) {
+    const token = typeof json.token === "string" ? BigInt(json.token) : undefined;
+    const value = json.value === undefined ? undefined : typeof json.value === "string" ? json.value : JSON.stringify(json.value);
+    if (op === "read") return { kind: "ok", value: value ?? null };
+    if (op === "lock" || op === "extendLease") {
+      return { kind: "ok", ...(token !== undefined ? { token } : {}), ...(typeof json.safeForMs === "number" ? { safeUntilMs: invokeMs + json.safeForMs } : {}) };
+    }
+    return { kind: "ok", ...(token !== undefined ? { token } : {}) };
+  }
+  // A consistent read of an absent key.
+  if (op === "read" && status === 404) return { kind: "ok", value: null };
+  const code = json.error;
+  if (isLockerErrorCode(code)) return outcomeOfErrorCode(code);
+  return { kind: "unknown", code: `http ${status}` };
+}
+
+export async function runNemesis(lan: Lan, o: NemesisOptions): Promise<NemesisResult> {
+  const random = new SeededRandom(o.seed);
+  const t0 = performance.now();
+  const now = (): number => performance.now() - t0;
+  const current = new Map<Host, Agent>();
+  for (const h of lan.hosts) current.set(h, h.start(command(lan)));
+  for (const a of current.values()) await whenReady(a, 60_000);
+  await whenAllAlive([...current.values()], lan.hosts.map(nameOf), 30_000);
+  o.log(`${lan.hosts.length} agents formed at ${(now() / 1000).toFixed(1)} s`);
+
+  const recorder = new HistoryRecorder();
+  const windows: FaultWindow[] = [];
+  let running = true;
+
+  const call = async (client: string, host: Host, key: string, op: OpName, method: string, path: string, body: Record<string, unknown> | undefined, args: { value?: string; newValue?: string; leaseMs?: number }): Promise<Outcome> => {
+    const agent = current.get(host)!;
+    const invokeMs = now();
+    const id = recorder.invoke(invokeMs, client, key, op, { ...args, timeoutMs: OP_TIMEOUT_MS });
+    let outcome: Outcome;
+    try {
+      const r = await agent.http(method, path, body ? { ...body, timeoutMs: OP_TIMEOUT_MS } : undefined, OP_TIMEOUT_MS + 1000);
+      outcome = outcomeOf(op, r.status, r.json, invokeMs);
+    } catch (e) {
+      // No answer (agent killed or paused, relay gave up): the outcome is unknown.
+      outcome = { kind: "unknown", code: (e as Error).message.slice(0, 40) };
+    }
+    recorder.complete(id, now(), outcome);
+    return outcome;
+  };
+
+  // A client: lock a key, maybe extend and update it, release it; otherwise read it. Values name the client.
+  const client = async (host: Host, n: number): Promise<void> => {
+    const me = `${host.name}c${n}`;
+    const r = random.fork();
+    let round = 0;
+    while (running) {
+      round++;
+      const key = KEYS[r.int(KEYS.length)]!;
+      const path = `/v1/keys/${key}`;
+      const mine = `${me}-${round}`;
+      const got = await call(me, host, key, "lock", "PUT", path, { value: mine, leaseMs: LEASE_MS }, { value: mine, leaseMs: LEASE_MS });
+      if (got.kind === "ok") {
+        let value = mine;
+        if (r.next() < 0.5) await call(me, host, key, "extendLease", "POST", `${path}/extend`, { value, leaseMs: LEASE_MS }, { value, leaseMs: LEASE_MS });
+        if (r.next() < 0.5) {
+          const next = `${mine}+`;
+          const u = await call(me, host, key, "update", "POST", `${path}/update`, { expected: value, value: next }, { value, newValue: next });
+          if (u.kind === "ok") value = next;
+        }
+        await sleep(r.int(200));
+        await call(me, host, key, "release", "POST", `${path}/release`, { value }, { value });
+      } else {
+        await call(me, host, key, "read", "GET", `${path}?consistent=true`, undefined, {});
+      }
+      await sleep(20 + r.int(80));
+    }
+  };
+  const clients = lan.hosts.flatMap((h) => Array.from({ length: o.clientsPerHost }, (_, i) => client(h, i + 1)));
+
+  const fault = async (name: string, start: () => void | Promise<void>, holdMs: number, stop: () => void | Promise<void>): Promise<void> => {
+    const w = { name, fromMs: now(), toMs: Infinity };
+    windows.push(w);
+    o.log(`${(w.fromMs / 1000).toFixed(1)} s: ${name}`);
+    await start();
+    await sleep(holdMs);
+    await stop();
+    w.toMs = now();
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[random.int(xs.length)]!;
+  const holderHost = async (): Promise<Host> => {
+    for (const key of KEYS) {
+      const r = await current.get(lan.hosts[0]!)!.http("GET", `/v1/keys/${key}`, undefined, 2000).catch(() => undefined);
+      const v = r?.status === 200 ? String(r.json.value ?? "") : "";
+      const h = lan.hosts.find((x) => v.startsWith(`${x.name}c`));
+      if (h) return h;
+    }
+    return pick(lan.hosts);
+  };
+  const faults: Array<() => Promise<void>> = [
+    async () => {
+      const shuffled = [...lan.hosts].sort(() => random.next() - 0.5);
+      const [a, b] = [shuffled.slice(0, 2), shuffled.slice(2)];
+      await fault(`partition ${a.map((h) => h.name)} | ${b.map((h) => h.name)}`, () => lan.partition(a, b), 6000, () => lan.heal());
+    },
+    async () => {
+      const h = await holderHost();
+      await fault(`the holder's host ${h.name} alone in the minority`, () => lan.partition([h], lan.hosts.filter((x) => x !== h)), 6000, () => lan.heal());
+    },
+    async () => {
+      const h = await holderHost();
+      const others = lan.hosts.filter((x) => x !== h);
+      const cut = [...others].sort(() => random.next() - 0.5).slice(0, 2);
+      await fault(`the holder ${h.name} with the majority, ${cut.map((x) => x.name)} cut off`, () => lan.partition(cut, lan.hosts.filter((x) => !cut.includes(x))), 6000, () => lan.heal());
+    },
+    async () => {
+      const [a, b] = [pick(lan.hosts), pick(lan.hosts)];
+      if (a === b) return;
+      await fault(`one link cut: ${a.name} ↮ ${b.name}`, () => lan.partition([a], [b]), 6000, () => lan.heal());
+    },
+    async () => {
+      const h = pick(lan.hosts);
+      await fault(`SIGKILL ${h.name}, restart after 2 s`, async () => void (await current.get(h)!.kill()), 2000, async () => {
+        const a = current.get(h)!.restart();
+        current.set(h, a);
+        await whenReady(a, 30_000).catch(() => o.log(`${h.name} not ready 30 s after its restart`));
+      });
+    },
+    async () => {
+      const h = pick(lan.hosts);
+      await fault(`SIGSTOP ${h.name} for ${PAUSE_MS} ms (past the lease)`, () => current.get(h)!.pause(), PAUSE_MS, () => current.get(h)!.resume());
+    },
+    async () => {
+      await fault("20 % UDP loss on every host", () => lan.loss(20), 8000, () => lan.heal());
+    },
+  ];
+
+  // Every kind of fault once, in a seeded order, then random ones until the time is up; calm between them.
+  const order = faults.map((f) => ({ f, k: random.next() })).sort((a, b) => a.k - b.k).map((x) => x.f);
+  let i = 0;
+  while (now() < o.durationMs || i < faults.length) {
+    await (i < order.length ? order[i]! : pick(faults))();
+    i++;
+    await sleep(2500);
+  }
+  // Calm, so the clients see the healed cluster, then stop them.
+  await sleep(3000);
+  running = false;
+  await Promise.all(clients);
+  for (const a of current.values()) if (a.running) a.resume();
+
+  const history = recorder.ops;
+  // A paused voter applies what it holds when it resumes: the longest a grant can land after its answer.
+  const verdict = checkHistory(history, { grantSlackMs: PAUSE_MS + OP_TIMEOUT_MS + 1000, driftFactor: 0.01, maxSearchSteps: 5_000_000 });
+  const counts: Record<string, number> = {};
+  for (const op of history) {
+    const k = `${op.op} ${op.outcome.kind === "ok" ? "ok" : op.outcome.code}`;
+    counts[k] = (counts[k] ?? 0) + 1;
+  }
+  const latency = [...windows.map((w) => w.name), "calm"].map((name) => {
+    const w = windows.find((x) => x.name === name);
+    const inWindow = (op: HistoryOp): boolean => (w ? op.invokeMs >= w.fromMs && op.invokeMs < w.toMs : !windows.some((x) => op.invokeMs >= x.fromMs && op.invokeMs < x.toMs));
+    const ops = history.filter(inWindow);
+    const ok = ops.filter((op) => op.outcome.kind === "ok").map((op) => op.responseMs - op.invokeMs).sort((a, b) => a - b);
+    const at = (q: number): number => (ok.length ? ok[Math.min(ok.length - 1, Math.floor(q * ok.length))]! : NaN);
+    return { window: name, ops: ops.length, ok: ok.length, p50: at(0.5), p99: at(0.99), max: ok.length ? ok[ok.length - 1]! : NaN };
+  });
+  return { history, windows, verdict, counts, latency };
+}
+
+/** The report `npm run nemesis` and the CI test print. */
+export function describeNemesis(r: NemesisResult): string {
+  const lines = [
+    `${r.history.length} operations, ${r.windows.length} faults; verdict: ${r.verdict.ok ? "ok" : "VIOLATION"} (${r.verdict.stats.searchSteps} search steps)`,
+    "operations by outcome: " + Object.entries(r.counts).sort().map(([k, n]) => `${k} ${n}`).join(", "),
+    "latency of successful operations by fault window (ms):",
+    ...r.latency.map((l) => `  ${l.window.padEnd(52)} ops ${String(l.ops).padStart(5)}  ok ${String(l.ok).padStart(5)}  p50 ${l.p50.toFixed(0).padStart(5)}  p99 ${l.p99.toFixed(0).padStart(5)}  max ${l.max.toFixed(0).padStart(5)}`),
+  ];
+  if (!r.verdict.ok) lines.push(r.verdict.explanation);
+  return lines.join("\n");
+}
