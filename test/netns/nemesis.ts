@@ -12,7 +12,8 @@
 //
 // Used by test/netns/nemesis.test.ts (a short schedule in CI) and by
 // `npm run nemesis -- --minutes N --seed S` (test/netns/nemesis-cli.ts).
-import { checkHistory, HistoryRecorder, outcomeOfErrorCode, type HistoryOp, type OpName, type Outcome, type Verdict } from "../sim/checker.js";
+import { Worker } from "node:worker_threads";
+import { HistoryRecorder, outcomeOfErrorCode, type CheckOptions, type HistoryOp, type OpName, type Outcome, type Verdict } from "../sim/checker.js";
 import { isLockerErrorCode } from "../../src/errors.js";
 import { SeededRandom } from "../../src/util/random.js";
 import { whenAllAlive, whenReady, type Agent, type Host, type Lan } from "./lan.js";
@@ -65,7 +66,7 @@ function command(lan: Lan): string[] {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The HTTP answer of one operation as the checker's outcome. */
-function outcomeOf(op: OpName, status: number, json: Record<string, unknown>, invokeMs: number): Outcome {
+export function outcomeOf(op: OpName, status: number, json: Record<string, unknown>, invokeMs: number): Outcome {
   if (status === 200) {
     const token = typeof json.token === "string" ? BigInt(json.token) : undefined;
     const value = json.value === undefined ? undefined : typeof json.value === "string" ? json.value : JSON.stringify(json.value);
@@ -106,7 +107,8 @@ export async function runNemesis(lan: Lan, o: NemesisOptions): Promise<NemesisRe
       outcome = outcomeOf(op, r.status, r.json, invokeMs);
     } catch (e) {
       // No answer (agent killed or paused, relay gave up): the outcome is unknown.
-      outcome = { kind: "unknown", code: (e as Error).message.slice(0, 40) };
+      const m = (e as Error).message;
+      outcome = { kind: "unknown", code: /ECONNREFUSED|connect/.test(m) ? "agent down" : /ECONNRESET|socket hang up/.test(m) ? "connection reset" : "no answer" };
     }
     recorder.complete(id, now(), outcome);
     return outcome;
@@ -214,14 +216,13 @@ export async function runNemesis(lan: Lan, o: NemesisOptions): Promise<NemesisRe
 
   const history = recorder.ops;
   // A paused voter applies what it holds when it resumes: the longest a grant can land after its answer.
-  const verdict = checkHistory(history, { grantSlackMs: PAUSE_MS + OP_TIMEOUT_MS + 1000, driftFactor: 0.01, maxSearchSteps: 5_000_000 });
+  const verdict = await checkWithLargeStack(history, { grantSlackMs: PAUSE_MS + OP_TIMEOUT_MS + 1000, driftFactor: 0.01, maxSearchSteps: 20_000_000 });
   const counts: Record<string, number> = {};
   for (const op of history) {
     const k = `${op.op} ${op.outcome.kind === "ok" ? "ok" : op.outcome.code}`;
     counts[k] = (counts[k] ?? 0) + 1;
   }
-  const latency = [...windows.map((w) => w.name), "calm"].map((name) => {
-    const w = windows.find((x) => x.name === name);
+  const latency = [...windows.map((w, i) => ({ name: w.name, w: windows[i] })), { name: "calm", w: undefined }].map(({ name, w }) => {
     const inWindow = (op: HistoryOp): boolean => (w ? op.invokeMs >= w.fromMs && op.invokeMs < w.toMs : !windows.some((x) => op.invokeMs >= x.fromMs && op.invokeMs < x.toMs));
     const ops = history.filter(inWindow);
     const ok = ops.filter((op) => op.outcome.kind === "ok").map((op) => op.responseMs - op.invokeMs).sort((a, b) => a - b);
@@ -229,6 +230,19 @@ export async function runNemesis(lan: Lan, o: NemesisOptions): Promise<NemesisRe
     return { window: name, ops: ops.length, ok: ok.length, p50: at(0.5), p99: at(0.99), max: ok.length ? ok[ok.length - 1]! : NaN };
   });
   return { history, windows, verdict, counts, latency };
+}
+
+/** checkHistory in a worker with a 1 GB stack (its search recurses once per operation of a key). */
+export function checkWithLargeStack(history: readonly HistoryOp[], options: CheckOptions): Promise<Verdict> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./check-worker.js", import.meta.url), { workerData: { history, options }, resourceLimits: { stackSizeMb: 1024 } });
+    worker.once("message", (v: Verdict) => {
+      resolve(v);
+      void worker.terminate();
+    });
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`the checker's worker exited with ${code}`)));
+  });
 }
 
 /** The report `npm run nemesis` and the CI test print. */
