@@ -128,6 +128,8 @@ interface Rec {
   lastCheckMs: number;
   /** Last time a datagram came straight from this member (its address, or a push-pull it sent). */
   lastHeardMs: number;
+  /** Round-trip time of direct probes, smoothed (undefined until one was acked directly). */
+  rttMs: number | undefined;
 }
 
 interface Probe {
@@ -138,6 +140,9 @@ interface Probe {
   nacks: number;
   /** The target spoke to us directly while the probe ran: its failure is stale (lost or pre-heal ping), not evidence. */
   heard: boolean;
+  /** When the direct ping left; an ack before the probe timeout (no helper asked yet) measures the round trip. */
+  sentMs: number;
+  indirect: boolean;
 }
 
 interface JoinAttempt {
@@ -452,7 +457,7 @@ export class SwimCore {
       const target = this.nextProbeTarget();
       if (target) {
         const seq = this.nextSeq();
-        this.probe = { seq, target: target.name, acked: false, expectedNacks: 0, nacks: 0, heard: false };
+        this.probe = { seq, target: target.name, acked: false, expectedNacks: 0, nacks: 0, heard: false, sentMs: nowMs, indirect: false };
         this.stats.probes++;
         const buddy: Update[] = [];
         // Lifeguard buddy system: tell a suspect it is suspected, so it can refute at once.
@@ -469,6 +474,7 @@ export class SwimCore {
     if (!p || p.acked) return;
     const target = this.members.get(p.target);
     if (!target) return;
+    p.indirect = true;
     const helpers = this.randomMembers(this.config.indirectChecks, (r) => r.state === "alive" && r.name !== p.target);
     for (const h of helpers) {
       this.sendWithUpdates(h.address, { type: "pingReq", seq: p.seq, target: target.name, targetAddress: target.address, wantNack: this.config.lifeguard, updates: [] });
@@ -484,7 +490,14 @@ export class SwimCore {
         this.cancel("probeTimeout");
         // Direct or relayed by a helper, an ack is fresh evidence that the target is up.
         const r = this.members.get(this.probe.target);
-        if (r) r.lastHeardMs = nowMs;
+        if (r) {
+          r.lastHeardMs = nowMs;
+          // Only a direct answer measures the path to the member (a relayed one adds the helper's hops).
+          if (!this.probe.indirect) {
+            const sample = nowMs - this.probe.sentMs;
+            r.rttMs = r.rttMs === undefined ? sample : 0.8 * r.rttMs + 0.2 * sample;
+          }
+        }
       }
       return;
     }
@@ -1123,11 +1136,11 @@ export class SwimCore {
 }
 
 function newRec(name: string, address: string, incarnation: number, meta: Uint8Array | null, nowMs: number): Rec {
-  return { name, address, incarnation, state: "alive", meta, stateChangeMs: nowMs, suspicion: undefined, finalChecksSent: 0, lastCheckMs: -Infinity, lastHeardMs: -Infinity };
+  return { name, address, incarnation, state: "alive", meta, stateChangeMs: nowMs, suspicion: undefined, finalChecksSent: 0, lastCheckMs: -Infinity, lastHeardMs: -Infinity, rttMs: undefined };
 }
 
 function view(r: Rec): Member {
-  return { name: r.name, address: r.address, state: r.state, incarnation: r.incarnation, meta: decodeMeta(r.meta) };
+  return { name: r.name, address: r.address, state: r.state, incarnation: r.incarnation, meta: decodeMeta(r.meta), ...(r.rttMs === undefined ? {} : { rttMs: r.rttMs }) };
 }
 
 function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {

@@ -38,4 +38,6 @@ export interface Member {
   readonly incarnation: number;
   /** Small application metadata (decoded CBOR value), undefined if none. */
   readonly meta: unknown;
+  /** Round trip of this member's direct probes from here, smoothed (ms); absent until one was answered. */
+  readonly rttMs?: number;
 }

@@ -46,6 +46,20 @@ test("a cluster forms through one seed; every member sees the others alive", asy
   for (const m of ms) m.close();
 });
 
+test("direct probes measure each member's round trip (the test network takes 1 ms each way)", async (t) => {
+  const w = world(5);
+  const ms = await w.cluster(4);
+  w.clock.runFor(5000);
+  for (const m of ms) {
+    t.is(m.localMember().rttMs, undefined, "no round trip to itself");
+    for (const o of m.members()) {
+      t.truthy(o.rttMs !== undefined, `${m.whoami()} probed ${o.name}`);
+      t.true(Math.abs(o.rttMs! - 2) < 0.01, `${m.whoami()} → ${o.name}: ${o.rttMs} ms`);
+    }
+  }
+  for (const m of ms) m.close();
+});
+
 test("bootstrap rejects with join_failed when no seed answers, after bounded attempts", async (t) => {
   const w = world(3);
   const m = w.add("lonely", { joinMaxAttempts: 3, joinRetryIntervalMs: 100 });

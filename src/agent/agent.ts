@@ -114,7 +114,16 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
   const roleOf = (name: string): "voter" | "replica" | "unknown" => (node ? (node.voters().includes(name) ? "voter" : "replica") : "unknown");
   const memberList = (): Record<string, unknown>[] => {
     const all = [membership.localMember(), ...membership.members()];
-    return all.map((m) => ({ name: m.name, address: m.address, state: m.state, incarnation: m.incarnation, role: roleOf(m.name), meta: m.meta ?? null }));
+    return all.map((m) => ({
+      name: m.name,
+      address: m.address,
+      state: m.state,
+      incarnation: m.incarnation,
+      role: roleOf(m.name),
+      // Smoothed round trip of this node's direct probes of the member (null for itself, or before one was answered).
+      rttMs: m.rttMs === undefined ? null : Math.round(m.rttMs * 100) / 100,
+      meta: m.meta ?? null,
+    }));
   };
   const readinessNow = (): { ready: boolean; reason?: string } => {
     if (!node) return { ready: false, reason: `bootstrapping: ${starting.bootstrapStatus() ?? "starting"}` };
