@@ -111,11 +111,9 @@ test.serial("members and status", async (t) => {
   t.like(JSON.parse((await cli(["status", "--json"], on(2))).stdout), { name: "cli-n3", ready: true });
 });
 
-// Issue 14: promoting a voter through its own agent says "not a live member"
-// (src/replication/reconfig.ts looks the name up among the agent's peers,
-// which do not include itself) instead of "already a voter". Marked failing
-// until reconfig.ts checks the configuration first; then drop `.failing`.
-test.serial.failing("promote of a voter, asked of that voter's own agent, says it is already a voter", async (t) => {
+// Issue 14: promoting a voter through its own agent used to say "not a live member"
+// (the agent looked the name up among its peers, which do not include itself).
+test.serial("promote of a voter, asked of that voter's own agent, says it is already a voter", async (t) => {
   const fromOther = await cli(["promote", "cli-n1"], on(1));
   t.is(fromOther.code, 7, fromOther.stderr);
   t.regex(fromOther.stderr, /already a voter/);
