@@ -49,6 +49,13 @@ export interface LockerOptions {
    * Set 0 only for a voter that starts for the first time in a new cluster.
    */
   quietPeriodMs?: number;
+  /**
+   * A restarted voter (quiet period > 0) recovers from the other voters and
+   * votes at once when it can (src/cas/recovery.ts); `enabled: false` keeps
+   * the whole quiet period. `maxClockSkewMs` (default 2000) is the clock
+   * assumption recovery rests on: wall clocks agree within it.
+   */
+  recovery?: { enabled?: boolean; maxClockSkewMs?: number; requestTimeoutMs?: number; concurrency?: number; unsafeSkipRewrite?: boolean };
   /** How long an acceptor keeps a dead key before forgetting it. Default maxLeaseMs + maxTimeoutMs + 10 s. */
   gcGraceMs?: number;
   /** Bound on clock-rate difference between nodes; the caller's lease is cut by this ratio. Default 0.01. */
@@ -167,6 +174,7 @@ export class Locker extends EventEmitter<LockerEventMap> {
       configVersion: options.configVersion ?? 1,
       isVoterAlive: options.isVoterAlive ?? (() => true),
       quietPeriodMs,
+      ...(options.recovery ? { recovery: options.recovery } : {}),
       gcGraceMs,
       limits,
       retryBaseMs: options.retryBaseMs ?? 10,

@@ -253,6 +253,38 @@ export class Acceptor {
     return { reply: { type: "accepted", nextPromised: msg.nextC !== null }, events };
   }
 
+  /**
+   * Voter recovery (recovery.ts): promises `floor` on every key at once — the
+   * promise of every key with state is raised to it, and keys without state
+   * inherit it as their floor — so no round below it can be accepted here any
+   * more. Refused (false, nothing changed) when the floor is implausibly far
+   * ahead of `wallMs`, like a prepare. O(keys): it runs once per restart of
+   * another voter.
+   */
+  fence(floor: Ballot, wallMs: number): boolean {
+    if (floor.c > maxPlausibleCounter(wallMs)) {
+      this.refusedAhead++;
+      return false;
+    }
+    this.raiseFloor(floor.c, floor.node);
+    const f = this.forgottenFloor!;
+    const node = this.intern(f.node);
+    for (const slot of this.slotOf.values()) {
+      const base = slot * NUM;
+      const pNode = this.promisedNode[slot]!;
+      if (pNode === null || compareParts(this.num[base + PROMISED_C]!, pNode, f.c, f.node) < 0) {
+        this.promisedNode[slot] = node;
+        this.num[base + PROMISED_C] = f.c;
+      }
+    }
+    return true;
+  }
+
+  /** Voter recovery: this acceptor holds what it must (recovery.ts) and votes from now on. */
+  endQuiet(now: number): void {
+    if (this.config.quietUntil > now) this.config.quietUntil = now;
+  }
+
   /** Expires leases and forgets dead keys that are due; cost is proportional to what is due. */
   tick(now: number): AcceptorEvent[] {
     const events: AcceptorEvent[] = [];

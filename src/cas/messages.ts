@@ -73,10 +73,22 @@ export type CasMessage =
   | { readonly type: "accepted"; readonly nextPromised: boolean }
   | { readonly type: "nack"; readonly reason: NackReason; readonly promised: Ballot | null; readonly cfg: number }
   | { readonly type: "probe"; readonly cfg: number }
-  | { readonly type: "pong"; readonly cfg: number; readonly quiet: boolean };
+  | { readonly type: "pong"; readonly cfg: number; readonly quiet: boolean }
+  /**
+   * Voter recovery (recovery.ts), restarted voter → another voter: raise your
+   * promise on every key, and the floor of keys you have no state for, to at
+   * least `floor`; then list the keys you hold state for, page by page
+   * (session 0 opens a listing and fences; later pages name the session).
+   */
+  | { readonly type: "fence"; readonly cfg: number; readonly floor: Ballot; readonly session: number; readonly page: number }
+  /** The floor the voter raised to (≥ the one asked: its own clock may be further ahead) and one page of its keys. */
+  | { readonly type: "fenced"; readonly cfg: number; readonly floor: Ballot; readonly session: number; readonly pages: number; readonly page: number; readonly keys: readonly string[] };
 
+/** Requests an acceptor handles. */
 export type CasRequest = Extract<CasMessage, { type: "prepare" | "peek" | "accept" | "probe" }>;
 export type CasReply = Extract<CasMessage, { type: "promise" | "accepted" | "nack" | "pong" }>;
+export type FenceRequest = Extract<CasMessage, { type: "fence" }>;
+export type FenceReply = Extract<CasMessage, { type: "fenced" }>;
 
 /** Hard caps of the codec itself (the Locker's configured limits are at most these). */
 export const CODEC_MAX_KEY_BYTES = 4096;
@@ -89,6 +101,10 @@ export const CODEC_MAX_LEASE_MS = 2 ** 31 - 1;
  * "version 2^32 − 1" (which once stopped all writes) is refused at decode.
  */
 export const MAX_CONFIG_VERSION = 2 ** 31;
+/** Bound on the pages of one key listing (far above 1 M keys of any length in datagram-sized pages). */
+export const MAX_LISTING_PAGES = 2 ** 24;
+/** Bound on keys in one listing page (far above what fits a datagram; a decoder bound). */
+export const MAX_KEYS_PER_PAGE = 4096;
 
 const T_PREPARE = 1;
 const T_ACCEPT = 2;
@@ -98,6 +114,8 @@ const T_NACK = 5;
 const T_PROBE = 6;
 const T_PONG = 7;
 const T_PEEK = 8;
+const T_FENCE = 9;
+const T_FENCED = 10;
 // Append only: the index is on the wire.
 const NACK_REASONS: readonly NackReason[] = ["promised", "quiet", "config", "full", "ballot"];
 
@@ -129,6 +147,11 @@ function cfgVersion(x: unknown): number {
 
 function keyString(x: unknown): string {
   if (typeof x !== "string" || utf8Bytes(x) > CODEC_MAX_KEY_BYTES) fail("key");
+  return x;
+}
+
+function u32(x: unknown, what: string): number {
+  if (typeof x !== "number" || !Number.isInteger(x) || x < 0 || x > 0xffffffff) fail(what);
   return x;
 }
 
@@ -185,6 +208,10 @@ export const casCodec: MessageCodec<CasMessage> = {
         return [T_PROBE, m.cfg];
       case "pong":
         return [T_PONG, m.cfg, m.quiet];
+      case "fence":
+        return [T_FENCE, m.cfg, m.floor.c, m.floor.node, m.session, m.page];
+      case "fenced":
+        return [T_FENCED, m.cfg, m.floor.c, m.floor.node, m.session, m.pages, m.page, m.keys];
     }
   },
 
@@ -238,6 +265,29 @@ export const casCodec: MessageCodec<CasMessage> = {
         arity(a, 3, "pong");
         if (typeof a[2] !== "boolean") fail("pong flag");
         return { type: "pong", cfg: cfgVersion(a[1]), quiet: a[2] };
+      case T_FENCE: {
+        arity(a, 6, "fence");
+        const page = u32(a[5], "page");
+        if (page >= MAX_LISTING_PAGES) fail("page");
+        return { type: "fence", cfg: cfgVersion(a[1]), floor: { c: counter(a[2], "floor"), node: nodeName(a[3]) }, session: u32(a[4], "session"), page };
+      }
+      case T_FENCED: {
+        arity(a, 8, "fenced");
+        const pages = u32(a[5], "pages");
+        const page = u32(a[6], "page");
+        if (pages > MAX_LISTING_PAGES || (pages > 0 ? page >= pages : page !== 0)) fail("page");
+        const keys = a[7];
+        if (!Array.isArray(keys) || keys.length > MAX_KEYS_PER_PAGE) fail("keys");
+        return {
+          type: "fenced",
+          cfg: cfgVersion(a[1]),
+          floor: { c: counter(a[2], "floor"), node: nodeName(a[3]) },
+          session: u32(a[4], "session"),
+          pages,
+          page,
+          keys: (keys as unknown[]).map(keyString),
+        };
+      }
       default:
         return fail("unknown type");
     }

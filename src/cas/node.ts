@@ -13,7 +13,8 @@ import { backoffDelayMs } from "../transport/backoff.js";
 import type { Random } from "../util/random.js";
 import { Acceptor, type AcceptorEvent } from "./acceptor.js";
 import { ballotToString, HybridLogicalClock, type Ballot } from "./ballot.js";
-import { isCasRequest, type CasMessage, type CasReply, type CasRequest } from "./messages.js";
+import { isCasRequest, type CasMessage, type CasReply, type CasRequest, type FenceReply, type FenceRequest } from "./messages.js";
+import { DEFAULT_MAX_CLOCK_SKEW_MS, FenceServer, VoterRecovery, type RecoveryOptions, type RecoveryStatus } from "./recovery.js";
 import { bytesEqual, peekVerdict, ProposerRound, type KnownRecord, type PeekReply, type CasOp, type FastPathState, type OpResult, type Outgoing, type OwnWrite, type RoundOutcome } from "./proposer.js";
 
 export interface VoterSpec {
@@ -32,6 +33,12 @@ export interface CasNodeOptions {
   /** Liveness hint (SWIM): voters reported dead are not asked, and too few alive fails fast. */
   isVoterAlive: (name: string) => boolean;
   quietPeriodMs: number;
+  /**
+   * Voter recovery (recovery.ts): a restarted voter makes the other voters
+   * cover for what it forgot and votes without waiting out the quiet period.
+   * Defaults: enabled, maxClockSkewMs 2000, requestTimeoutMs 2000, concurrency 16.
+   */
+  recovery?: Partial<RecoveryOptions>;
   gcGraceMs: number;
   limits: LockerLimits;
   /** First backoff ceiling after a conflict; doubles per retry up to retryMaxMs. */
@@ -54,6 +61,13 @@ export interface CasNodeOptions {
    * (the operation is then retried under it), false if it could not learn it.
    */
   awaitConfig?: (version: number) => Promise<boolean>;
+  /**
+   * Reconfiguration hook: whether a restarted voter may recover now (null) or
+   * why not. Recovery covers what was chosen under the running configuration
+   * only, so it waits until that configuration's rewrite has finished.
+   * Without the hook the configuration is static and recovery may always run.
+   */
+  recoveryGate?: () => Promise<string | null>;
 }
 
 export interface CasNodeStats {
@@ -130,6 +144,8 @@ export class CasNode {
   private closed = false;
   /** Runs the acceptor's due lease expiries and garbage collection. */
   private readonly expiry: DeadlineTimer;
+  private readonly recovery: VoterRecovery;
+  private readonly fenceServer: FenceServer;
 
   constructor(private readonly o: CasNodeOptions) {
     this.expiry = new DeadlineTimer(o.clock, () => this.tickNow());
@@ -154,7 +170,71 @@ export class CasNode {
           maxKeys: o.limits.maxKeys,
         })
       : null;
+    const recovery: RecoveryOptions = {
+      enabled: o.recovery?.enabled ?? true,
+      maxClockSkewMs: o.recovery?.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS,
+      requestTimeoutMs: o.recovery?.requestTimeoutMs ?? 2000,
+      concurrency: o.recovery?.concurrency ?? 16,
+      ...(o.recovery?.unsafeSkipRewrite === true ? { unsafeSkipRewrite: true } : {}),
+    };
+    if (!(recovery.maxClockSkewMs >= 0 && recovery.maxClockSkewMs <= 60_000)) throw new LockerError("invalid", "maxClockSkewMs must be between 0 and 60000 ms");
+    if (!(Number.isInteger(recovery.concurrency) && recovery.concurrency >= 1)) throw new LockerError("invalid", "recovery concurrency must be a positive integer");
+    if (!(recovery.requestTimeoutMs > 0)) throw new LockerError("invalid", "recovery requestTimeoutMs must be positive");
+    this.fenceServer = new FenceServer({ clock: o.clock, random: o.random, maxClockSkewMs: recovery.maxClockSkewMs, pageBudgetBytes: o.channel.maxMessageBytes - 64 });
+    this.recovery = new VoterRecovery(this.recoveryHost(), recovery);
     o.channel.onRequest((msg, from) => this.onRequest(msg, from));
+    this.recovery.start();
+  }
+
+  /** How this voter's recovery after a restart went (recovery.ts). */
+  get recoveryStatus(): Readonly<RecoveryStatus> {
+    return this.recovery.snapshot;
+  }
+
+  private recoveryHost(): ConstructorParameters<typeof VoterRecovery>[0] {
+    const node = this;
+    return {
+      name: this.o.name,
+      clock: this.o.clock,
+      random: this.o.random,
+      get configVersion() {
+        return node.o.configVersion;
+      },
+      get voters() {
+        return node.o.voters;
+      },
+      get quorum() {
+        return node.quorum;
+      },
+      get acceptor() {
+        return node.acceptor;
+      },
+      get closed() {
+        return node.closed;
+      },
+      hlcCurrent: () => this.hlc.current,
+      observe: (c) => void this.hlc.observe(c),
+      fence: (voter, msg, timeoutMs) => this.fenceRequest(voter, msg, timeoutMs),
+      gate: () => (this.o.recoveryGate ? this.o.recoveryGate() : Promise.resolve(null)),
+      read: async (key, timeoutMs) => {
+        await this.execute(key, { kind: "read" }, timeoutMs);
+      },
+    };
+  }
+
+  private fenceRequest(voter: string, msg: FenceRequest, timeoutMs: number): Promise<FenceReply> {
+    const address = this.voterAddress.get(voter);
+    if (address === undefined) return Promise.reject(new LockerError("invalid", `unknown voter ${voter}`));
+    try {
+      return this.o.channel
+        .request(address, msg, { timeoutMs, attemptTimeoutMs: Math.min(this.o.requestAttemptTimeoutMs, timeoutMs), retries: Math.ceil(timeoutMs / Math.max(1, this.o.requestAttemptTimeoutMs)) + 1 })
+        .then((m) => {
+          if (m.type === "fenced") return m;
+          throw new LockerError("unavailable", `unexpected ${m.type} reply from ${voter}`);
+        });
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   get pendingOperations(): number {
@@ -249,6 +329,7 @@ export class CasNode {
     if (this.closed) return;
     this.closed = true;
     this.expiry.cancel();
+    this.recovery.stop();
     for (const abandon of [...this.abandonOnClose]) abandon();
     for (const q of this.queues.values()) for (const w of q.waiting.splice(0)) w.wake();
   }
@@ -339,8 +420,21 @@ export class CasNode {
     const quietSelf = this.acceptor !== null && this.acceptor.isQuiet(now);
     const parts = [`${voting.length} of ${this.o.voters.length} voters can vote (a quorum is ${this.quorum})`];
     if (unreachable.length > 0) parts.push(`unreachable: ${unreachable.join(", ")}`);
-    if (quietSelf) parts.push(`this voter is in its quiet period after a restart, voting again in ${Math.ceil((this.acceptor!.config.quietUntil - now) / 1000)} s`);
+    if (quietSelf) parts.push(this.quietReason(now));
     return parts.join("; ");
+  }
+
+  /** Why this voter does not vote yet, and until when at the latest. */
+  quietReason(now = this.o.clock.now()): string {
+    const seconds = this.acceptor ? Math.ceil((this.acceptor.config.quietUntil - now) / 1000) : 0;
+    const r = this.recovery.snapshot;
+    const recovering =
+      r.state === "recovering"
+        ? `recovering its state from the other voters${r.lastError ? ` (attempt ${r.attempts}: ${r.lastError})` : ""}, or `
+        : r.state === "impossible"
+          ? `${r.lastError ?? "it cannot recover from other voters"}, so it waits: `
+          : "";
+    return `this voter restarted and is in its quiet period: ${recovering}voting again in ${seconds} s`;
   }
 
   private aliveVoters(): string[] {
@@ -691,6 +785,15 @@ export class CasNode {
 
   private onRequest(msg: CasMessage, from: Address): CasMessage {
     if (this.closed) throw new LockerError("unavailable", "locker is closed");
+    if (msg.type === "fence") {
+      if (msg.cfg > this.o.configVersion) this.o.onNewerConfig?.(msg.cfg, from);
+      const { reply, floor } = this.fenceServer.serve(msg, this.acceptor, this.o.configVersion, this.hlc.current);
+      // This node's own next rounds start above the floor instead of losing one round to it.
+      if (floor) this.hlc.observe(floor.c);
+      // Promises cached before the fence are gone at this acceptor.
+      if (floor) this.fastCache.clear();
+      return reply;
+    }
     if (!isCasRequest(msg)) {
       this.stats.badRequests++;
       throw new LockerError("invalid", `a ${msg.type} is not a request`);
@@ -755,6 +858,7 @@ export class CasNode {
         maxKeys: this.o.limits.maxKeys,
       });
       change = "promoted";
+      this.recovery.start();
     } else if (!names.has(this.o.name) && this.acceptor) {
       this.acceptor = null;
       this.expiry.cancel();
@@ -765,9 +869,10 @@ export class CasNode {
   }
 
   /** Reconfiguration hook: installs the configuration callbacks after construction (the Locker builds this node). */
-  setConfigHooks(hooks: Pick<CasNodeOptions, "onNewerConfig" | "awaitConfig">): void {
+  setConfigHooks(hooks: Pick<CasNodeOptions, "onNewerConfig" | "awaitConfig" | "recoveryGate">): void {
     this.o.onNewerConfig = hooks.onNewerConfig;
     this.o.awaitConfig = hooks.awaitConfig;
+    this.o.recoveryGate = hooks.recoveryGate;
   }
 
   /** Version of the voter configuration this node runs. */

@@ -117,6 +117,7 @@ export class Configurator implements ConfigHandler {
     o.locker.cas.setConfigHooks({
       onNewerConfig: (version, from) => this.newerSeen(version, from),
       awaitConfig: (version) => this.awaitVersion(version),
+      recoveryGate: () => this.recoveryGate(),
     });
     const every = o.antiEntropyMs ?? 1000;
     if (every > 0) {
@@ -393,6 +394,24 @@ export class Configurator implements ConfigHandler {
     } finally {
       this.changing = false;
     }
+  }
+
+  /**
+   * Whether a restarted voter may recover under the running configuration:
+   * only once it is settled (src/cas/recovery.ts). Null when it may, else why not.
+   */
+  private async recoveryGate(): Promise<string | null> {
+    const cur = this.current();
+    if (cur.version <= 1) return null; // the first configuration has no predecessor to settle
+    let own: Register | null;
+    try {
+      own = await this.readRegister(cur.version - 1);
+    } catch (e) {
+      return `cannot tell whether configuration ${cur.version} is settled: ${(e as Error).message}`;
+    }
+    if (this.current().version !== cur.version) return `the configuration changed (${cur.version} → ${this.current().version})`;
+    if (own && own.config.version === cur.version && own.settled) return null;
+    return `configuration ${cur.version} is not settled yet (its rewrite has not finished)`;
   }
 
   /** The configuration chosen to follow `version`, if any (a linearizable read under the running version). */

@@ -21,6 +21,7 @@
 import { LockerError } from "../errors.js";
 import type { Address, Channel, RequestOptions } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
+import { PagedSessions, paginate } from "../util/paged-sessions.js";
 import { DeadlineTimer } from "../util/deadline-timer.js";
 import type { Random } from "../util/random.js";
 import { encodeCbor } from "../wire/cbor.js";
@@ -124,11 +125,6 @@ interface Target {
   pinnedUntil: number;
 }
 
-interface Session {
-  pages: string[][];
-  expiresAt: number;
-}
-
 /** Bytes of a push or page message around its entries (type, names, numbers, array headers), with margin. */
 const MESSAGE_OVERHEAD_BYTES = 120;
 /** Encoded bytes of a small change entry (short key and names, small value): an estimate, used only to skip a push that surely would not fill a message; wrong either way it only changes when a batch goes. */
@@ -141,12 +137,14 @@ export class Replicator {
   private readonly targets = new Map<Address, Target>();
   /** Replicas dropped while they had (or could have had) changes pending: they get a resync hint when they return. */
   private readonly lost = new Set<Address>();
-  private readonly sessions = new Map<number, Session>();
+  /** Snapshot sessions: live keys, paged by their encoded size (entries are read when a page is served). */
+  private readonly sessions: PagedSessions<string>;
+  /** Key listings for a reconfiguration's rewrite. */
+  private readonly keySessions: PagedSessions<string>;
   private readonly pushIntervalMs: number;
   private readonly maxInflight: number;
   private readonly window: number;
   private readonly sessionTtlMs: number;
-  private readonly maxSessions: number;
   private readonly syncRetryMs: number;
   private readonly requestOptions: RequestOptions;
   private readonly maxPageAttempts: number;
@@ -178,7 +176,9 @@ export class Replicator {
     this.maxInflight = o.maxInflightPerReplica ?? 32;
     this.window = o.snapshotWindow ?? 32;
     this.sessionTtlMs = o.snapshotSessionTtlMs ?? 30_000;
-    this.maxSessions = o.maxSnapshotSessions ?? 16;
+    const maxSessions = o.maxSnapshotSessions ?? 16;
+    this.sessions = new PagedSessions({ random: o.random, ttlMs: this.sessionTtlMs, maxSessions, what: "snapshot" });
+    this.keySessions = new PagedSessions({ random: o.random, ttlMs: this.sessionTtlMs, maxSessions, what: "key listing" });
     this.syncRetryMs = o.syncRetryMs ?? 500;
     const attemptTimeoutMs = o.request?.attemptTimeoutMs ?? 200;
     this.requestOptions = { attemptTimeoutMs, retries: 0, timeoutMs: attemptTimeoutMs };
@@ -249,7 +249,6 @@ export class Replicator {
     this.unsubscribe();
     this.o.clock.clearTimer(this.tickTimer);
     this.expiry.cancel();
-    this.sessions.clear();
     this.targets.clear();
   }
 
@@ -268,7 +267,6 @@ export class Replicator {
   tick(): void {
     if (this.closed) return;
     const now = this.o.clock.now();
-    for (const [id, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(id);
     const voter = this.o.source.active;
     if (this.wasVoter !== voter) {
       // A demoted voter's view must come from the voters now; a promoted one's from its acceptor.
@@ -405,50 +403,32 @@ export class Replicator {
     }
     t.pinnedUntil = now + this.sessionTtlMs;
     this.lost.delete(from);
-    const pages: string[][] = [];
-    let page: string[] = [];
-    let bytes = 0;
+    // Sized now; served later with the state then. A key whose state grew
+    // meanwhile changed, so it is in the requester's push queue anyway.
+    const sized: Array<{ key: string; size: number }> = [];
     for (const key of this.o.source.liveKeys(now)) {
       const e = this.o.source.entry(key, now);
       if (!e || !e.record) continue;
-      // Sized now; served later with the state then. A key whose state grew
-      // meanwhile changed, so it is in the requester's push queue anyway.
       const size = encodeCbor(encodeEntry(e)).length;
       if (size > this.entryBudgetBytes) {
         this.stats.oversizedEntries++;
         continue;
       }
-      if (bytes + size > this.entryBudgetBytes && page.length > 0) {
-        pages.push(page);
-        page = [];
-        bytes = 0;
-      }
-      page.push(key);
-      bytes += size;
+      sized.push({ key, size });
     }
-    if (page.length > 0) pages.push(page);
-    while (this.sessions.size >= this.maxSessions) {
-      const oldest = this.sessions.keys().next();
-      if (oldest.done) break;
-      this.sessions.delete(oldest.value);
-    }
-    let id = 0;
-    while (id === 0 || this.sessions.has(id)) id = 1 + this.o.random.int(0xfffffffe);
-    this.sessions.set(id, { pages, expiresAt: now + this.sessionTtlMs });
+    const pages = paginate(sized, (k) => k.size, this.entryBudgetBytes).map((p) => p.map((k) => k.key));
+    const id = this.sessions.open(pages, now);
     this.stats.snapshotSessionsServed++;
     return id;
   }
 
   private servePage(session: number, page: number): ReplMessage {
-    const s = this.sessions.get(session);
-    if (!s) throw new LockerError("not_found", `snapshot session ${session} is unknown or expired`);
     const now = this.o.clock.now();
-    s.expiresAt = now + this.sessionTtlMs;
-    if (s.pages.length === 0) return { type: "page", session, pages: 0, page: 0, entries: [] };
-    if (page >= s.pages.length) throw new LockerError("invalid", `snapshot page ${page} is past the end (${s.pages.length})`);
+    const { pages, items } = this.sessions.page(session, page, now);
+    if (pages === 0) return { type: "page", session, pages: 0, page: 0, entries: [] };
     const entries: ChangeEntry[] = [];
     let bytes = 0;
-    for (const key of s.pages[page]!) {
+    for (const key of items) {
       const e = this.o.source.entry(key, now);
       if (!e) continue;
       const size = encodeCbor(encodeEntry(e)).length;
@@ -457,7 +437,7 @@ export class Replicator {
       bytes += size;
     }
     this.stats.snapshotPagesServed++;
-    return { type: "page", session, pages: s.pages.length, page, entries };
+    return { type: "page", session, pages, page, entries };
   }
 
   // ---- replica side ----
@@ -588,41 +568,11 @@ export class Replicator {
 
   // ---- key listing for reconfiguration ----
 
-  private readonly keySessions = new Map<number, { pages: string[][]; expiresAt: number }>();
-
   private serveKeys(session: number, page: number): ReplMessage {
     if (!this.o.source.active) throw new LockerError("unavailable", `${this.o.name} is not a voter`);
     const now = this.o.clock.now();
-    for (const [id, s] of this.keySessions) if (s.expiresAt <= now) this.keySessions.delete(id);
-    let id = session;
-    if (id === 0) {
-      const pages: string[][] = [];
-      let cur: string[] = [];
-      let bytes = 0;
-      for (const k of this.o.source.allKeys()) {
-        const size = Buffer.byteLength(k) + 5;
-        if (bytes + size > this.entryBudgetBytes && cur.length > 0) {
-          pages.push(cur);
-          cur = [];
-          bytes = 0;
-        }
-        cur.push(k);
-        bytes += size;
-      }
-      if (cur.length > 0) pages.push(cur);
-      while (this.keySessions.size >= this.maxSessions) {
-        const oldest = this.keySessions.keys().next();
-        if (oldest.done) break;
-        this.keySessions.delete(oldest.value);
-      }
-      while (id === 0 || this.keySessions.has(id)) id = 1 + this.o.random.int(0xfffffffe);
-      this.keySessions.set(id, { pages, expiresAt: now + this.sessionTtlMs });
-    }
-    const s = this.keySessions.get(id);
-    if (!s) throw new LockerError("not_found", `key listing session ${id} is unknown or expired`);
-    s.expiresAt = now + this.sessionTtlMs;
-    if (s.pages.length === 0) return { type: "keyPage", session: id, pages: 0, page: 0, keys: [] };
-    if (page >= s.pages.length) throw new LockerError("invalid", `key page ${page} is past the end`);
-    return { type: "keyPage", session: id, pages: s.pages.length, page, keys: s.pages[page]! };
+    const id = session !== 0 ? session : this.keySessions.open(paginate(this.o.source.allKeys(), (k) => Buffer.byteLength(k) + 5, this.entryBudgetBytes), now);
+    const { pages, items } = this.keySessions.page(id, page, now);
+    return { type: "keyPage", session: id, pages, page, keys: items };
   }
 }

@@ -33,6 +33,10 @@ export interface SimOptions {
    * waiting out the quiet period. Only for showing that the simulator catches it.
    */
   unsafeSkipQuietPeriod?: boolean;
+  /** Restarted voters recover from the others (src/cas/recovery.ts) instead of only waiting out the quiet period. Default true, as in the product. */
+  recovery?: boolean;
+  /** Deliberately unsafe: recovery fences but skips reading the keys back. Only for showing that the simulator catches it. */
+  unsafeRecoverySkipRewrite?: boolean;
 }
 
 export interface SimStats {
@@ -56,6 +60,8 @@ export interface SimStats {
   gcNodes: number;
   fastRounds: number;
   rounds: number;
+  /** Restarted voters that voted again through recovery, before their quiet period ended. */
+  recoveries: number;
   virtualMs: number;
 }
 
@@ -184,7 +190,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const keys = Array.from({ length: keyCount }, (_, i) => `key${i}`);
   const recorder = new HistoryRecorder();
   const events: string[] = [];
-  const stats: SimStats = { ops: 0, ok: 0, failed: 0, unknown: 0, noEffect: 0, hung: 0, finalReadFailures: 0, crashes: 0, stops: 0, partitions: 0, pauses: 0, faultChanges: 0, suspicions: 0, gcNodes: 0, fastRounds: 0, rounds: 0, virtualMs: 0 };
+  const stats: SimStats = { ops: 0, ok: 0, failed: 0, unknown: 0, noEffect: 0, hung: 0, finalReadFailures: 0, crashes: 0, stops: 0, partitions: 0, pauses: 0, faultChanges: 0, suspicions: 0, gcNodes: 0, fastRounds: 0, rounds: 0, recoveries: 0, virtualMs: 0 };
   const log = (what: string): void => {
     events.push(`${clock.now().toFixed(3)} ${what}`);
   };
@@ -197,6 +203,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     const s = n.locker.cas.stats;
     stats.fastRounds += s.fastRounds;
     stats.rounds += s.rounds;
+    if (n.locker.cas.recoveryStatus.state === "recovered") stats.recoveries++;
   };
   const boot = (n: SimNode, first: boolean): void => {
     const transport = net.transport(n.name, { request: { attemptTimeoutMs: 50, retries: 3, timeoutMs: 1000 } });
@@ -215,6 +222,13 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       gcGraceMs: SIM_LIMITS.gcGraceMs,
       // A fresh cluster's voters may vote at once; a restarted one (memory lost) waits out the longest lease.
       quietPeriodMs: first || options.unsafeSkipQuietPeriod === true ? 0 : undefined,
+      // Wall clocks differ by at most twice the skew each is given.
+      recovery: {
+        enabled: options.recovery ?? true,
+        maxClockSkewMs: 2 * SIM_LIMITS.maxWallSkewMs,
+        requestTimeoutMs: 300,
+        ...(options.unsafeRecoverySkipRewrite === true ? { unsafeSkipRewrite: true } : {}),
+      },
       driftRatio: SIM_LIMITS.driftRatio,
       // A failure detector that is sometimes wrong (as SWIM can be for a while): safety must not rest on it.
       isVoterAlive: (voter) => !suspected.has(voter),
@@ -248,7 +262,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const restart = (n: SimNode): void => {
     if (n.locker) return;
     boot(n, false);
-    log(`restart ${n.name} (empty memory, quiet ${SIM_LIMITS.maxLeaseMs} ms)`);
+    log(`restart ${n.name} (empty memory: recovers from the others, or waits out ${SIM_LIMITS.maxLeaseMs} ms)`);
   };
   for (const name of names) {
     const n: SimNode = { name, locker: undefined, transport: undefined, incarnation: 0, onCrash: new Set() };

@@ -39,6 +39,8 @@ export interface ReconfigSimStats {
   reconfigsDone: number;
   joins: number;
   crashes: number;
+  /** Restarted voters that voted again through recovery (src/cas/recovery.ts) before their quiet period ended. */
+  recoveries: number;
   partitions: number;
   pauses: number;
   finalVersion: number;
@@ -71,6 +73,8 @@ export interface ReconfigSimOptions {
   intense?: boolean;
   /** Deliberately unsafe (see ConfiguratorOptions.unsafeSkipRewrite): for showing that the checker catches it. */
   unsafeSkipRewrite?: boolean;
+  /** Restarted voters recover from the others (src/cas/recovery.ts). Default true, as in the product. */
+  recovery?: boolean;
 }
 
 export async function runReconfigSimulation(seed: number, options: ReconfigSimOptions = {}): Promise<ReconfigSimResult> {
@@ -89,6 +93,7 @@ export async function runReconfigSimulation(seed: number, options: ReconfigSimOp
       driftRatio: L.driftRatio,
       defaultTimeoutMs: 1000,
       requestAttemptTimeoutMs: 40,
+      recovery: { enabled: options.recovery ?? true, requestTimeoutMs: 300 },
     },
     transport: { request: { attemptTimeoutMs: 50, retries: 3, timeoutMs: 1000 } },
     pushIntervalMs: 50,
@@ -101,7 +106,7 @@ export async function runReconfigSimulation(seed: number, options: ReconfigSimOp
   const keys = ["k0", "k1", "k2"].slice(0, 1 + rng.int(3));
   const recorder = new HistoryRecorder();
   const events: string[] = [];
-  const stats: ReconfigSimStats = { ops: 0, ok: 0, failed: 0, unknown: 0, noEffect: 0, hung: 0, reconfigsStarted: 0, reconfigsDone: 0, joins: 0, crashes: 0, partitions: 0, pauses: 0, finalVersion: 0 };
+  const stats: ReconfigSimStats = { ops: 0, ok: 0, failed: 0, unknown: 0, noEffect: 0, hung: 0, reconfigsStarted: 0, reconfigsDone: 0, joins: 0, crashes: 0, recoveries: 0, partitions: 0, pauses: 0, finalVersion: 0 };
   const log = (what: string): void => {
     events.push(`${clock.now().toFixed(3)} ${what}`);
   };
@@ -331,6 +336,7 @@ export async function runReconfigSimulation(seed: number, options: ReconfigSimOp
       } else if (roll < 0.9) {
         const n = pick(nrng, names);
         if (sim.isUp(n)) {
+          if (sim.nodes.get(n)?.locker.cas.recoveryStatus.state === "recovered") stats.recoveries++;
           sim.crash(n);
           stats.crashes++;
           log(`crash ${n}`);
@@ -362,6 +368,7 @@ export async function runReconfigSimulation(seed: number, options: ReconfigSimOp
     const versions = new Set(up().map((n) => n.locker.cas.configVersion));
     return versions.size === 1;
   }, 5000);
+  for (const n of up()) if (n.locker.cas.recoveryStatus.state === "recovered") stats.recoveries++;
   stats.finalVersion = Math.max(...up().map((n) => n.locker.cas.configVersion), 0);
   if (!converged && process.env["DEBUG_RECONFIG"]) {
     for (const n of up()) console.log(n.name, n.locker.cas.configVersion, n.locker.cas.voters.map((v) => v.name).join(","), JSON.stringify(n.configurator.stats));
