@@ -8,6 +8,7 @@ import type { AcceptorEvent, LocalRecord } from "./cas/acceptor.js";
 import { MAX_NODE_NAME_BYTES, tokenOf } from "./cas/ballot.js";
 import { casCodec, CODEC_MAX_KEY_BYTES, CODEC_MAX_LEASE_MS, CODEC_MAX_VALUE_BYTES, type CasMessage } from "./cas/messages.js";
 import { CasNode, type VoterSpec } from "./cas/node.js";
+import type { RecoveryOptions } from "./cas/recovery.js";
 import type { CasOp, KnownRecord, OpResult } from "./cas/proposer.js";
 import { decodeValue, encodeValue } from "./cas/value.js";
 import { Transport } from "./transport/transport.js";
@@ -55,7 +56,7 @@ export interface LockerOptions {
    * the whole quiet period. `maxClockSkewMs` (default 2000) is the clock
    * assumption recovery rests on: wall clocks agree within it.
    */
-  recovery?: { enabled?: boolean; maxClockSkewMs?: number; requestTimeoutMs?: number; concurrency?: number; unsafeSkipRewrite?: boolean };
+  recovery?: Partial<RecoveryOptions>;
   /** How long an acceptor keeps a dead key before forgetting it. Default maxLeaseMs + maxTimeoutMs + 10 s. */
   gcGraceMs?: number;
   /** Bound on clock-rate difference between nodes; the caller's lease is cut by this ratio. Default 0.01. */

@@ -78,6 +78,12 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
     insecure: config.insecure,
     limits: { maxLeaseMs: config.maxLeaseMs, maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes },
     quietPeriodMs,
+    locker: {
+      recovery: {
+        maxClockSkewMs: config.maxClockSkewMs,
+        onRecovered: (s) => logger.info({ keys: s.keys, attempts: s.attempts, tookMs: Math.round(s.tookMs ?? 0) }, "recovered from the other voters; voting again without waiting out the quiet period"),
+      },
+    },
     meta: { http: config.http },
     discovery: discover
       ? { group: config.discoverGroup, port: config.discoverPort, ...(config.discoverInterface ? { interfaceAddress: config.discoverInterface } : {}) }
@@ -106,7 +112,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
       quietPeriodMs,
       stateFile: state.path || undefined,
     },
-    isVoter && quietPeriodMs > 0 ? `started; voting after a quiet period of ${quietPeriodMs} ms (restarted node)` : "started",
+    isVoter && quietPeriodMs > 0 ? `started; a restarted voter: recovering from the other voters, or voting after a quiet period of ${quietPeriodMs} ms` : "started",
   );
   if (!keys) logger.warn("datagrams are not sealed (--insecure): anyone who can reach this port can forge locks");
 
@@ -211,6 +217,8 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
         members: membership.members().length + 1,
         summary: { leases: summary.leases, pendingRounds: summary.pendingRounds, quiet: summary.quiet, quorum: summary.quorum, voters: summary.voters, acceptorKeys: summary.acceptorKeys },
         lagMs,
+        // How this voter came back after a restart: recovered from the others, or the quiet period.
+        recovery: { ...locker.cas.recoveryStatus },
         uptimeMs: Math.round(clock.now() - startedAt),
         datagrams: datagrams(),
       };

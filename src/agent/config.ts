@@ -1,5 +1,6 @@
 // The agent's configuration, resolved in one place: defaults < JSON --config file
 // < LOCKER_<FLAG> environment variables < command-line flags. Bad input is a ConfigError.
+import { DEFAULT_MAX_CLOCK_SKEW_MS } from "../cas/recovery.js";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
@@ -26,8 +27,10 @@ export interface AgentConfig {
   /** Join as a non-voting replica. */
   replica: boolean;
   logLevel: LogLevel;
-  /** Longest lease a client may ask for; also the quiet period of a restarted voter. */
+  /** Longest lease a client may ask for; also the quiet period of a restarted voter that cannot recover from the others. */
   maxLeaseMs: number;
+  /** The clock assumption a restarted voter's recovery rests on: every two hosts' wall clocks differ by at most this. */
+  maxClockSkewMs: number;
   maxKeyBytes: number;
   maxValueBytes: number;
   /** Cluster label carried by every datagram: nodes of other clusters are ignored. */
@@ -96,6 +99,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { key: "replica", flag: "replica", kind: "bool", arg: "", help: "join as a non-voting replica" },
   { key: "logLevel", flag: "log-level", kind: "level", arg: "LEVEL", help: LOG_LEVELS.join("|") },
   { key: "maxLeaseMs", flag: "max-lease", kind: "duration", arg: "DURATION", help: "longest lease a client may take; a restarted voter waits this long before voting", min: 10, max: 3_600_000 },
+  { key: "maxClockSkewMs", flag: "max-clock-skew", kind: "duration", arg: "DURATION", help: "most two hosts' wall clocks may differ; a restarted voter recovers from the others on this assumption", min: 0, max: 60_000 },
   { key: "maxKeyBytes", flag: "max-key-bytes", kind: "int", arg: "N", help: "largest key, in UTF-8 bytes", min: 1, max: 4096 },
   { key: "maxValueBytes", flag: "max-value-bytes", kind: "int", arg: "N", help: "largest value, in encoded (CBOR) bytes", min: 1, max: 16384 },
   { key: "cluster", flag: "cluster", kind: "string", arg: "LABEL", help: "cluster label; datagrams of other clusters are dropped" },
@@ -129,6 +133,7 @@ export function defaultConfig(): Omit<AgentConfig, "name"> {
     replica: false,
     logLevel: "info",
     maxLeaseMs: DEFAULT_LIMITS.maxLeaseMs,
+    maxClockSkewMs: DEFAULT_MAX_CLOCK_SKEW_MS,
     maxKeyBytes: DEFAULT_LIMITS.maxKeyBytes,
     maxValueBytes: DEFAULT_LIMITS.maxValueBytes,
     cluster: "locker",

@@ -176,6 +176,7 @@ export class CasNode {
       requestTimeoutMs: o.recovery?.requestTimeoutMs ?? 2000,
       concurrency: o.recovery?.concurrency ?? 16,
       ...(o.recovery?.unsafeSkipRewrite === true ? { unsafeSkipRewrite: true } : {}),
+      ...(o.recovery?.onRecovered ? { onRecovered: o.recovery.onRecovered } : {}),
     };
     if (!(recovery.maxClockSkewMs >= 0 && recovery.maxClockSkewMs <= 60_000)) throw new LockerError("invalid", "maxClockSkewMs must be between 0 and 60000 ms");
     if (!(Number.isInteger(recovery.concurrency) && recovery.concurrency >= 1)) throw new LockerError("invalid", "recovery concurrency must be a positive integer");
@@ -427,14 +428,15 @@ export class CasNode {
   /** Why this voter does not vote yet, and until when at the latest. */
   quietReason(now = this.o.clock.now()): string {
     const seconds = this.acceptor ? Math.ceil((this.acceptor.config.quietUntil - now) / 1000) : 0;
+    return `this voter is in its quiet period after a restart, voting again in ${seconds} s${this.recoveryNote()}`;
+  }
+
+  /** What recovery adds to a quiet voter's reason: "" when it is not trying. */
+  recoveryNote(): string {
     const r = this.recovery.snapshot;
-    const recovering =
-      r.state === "recovering"
-        ? `recovering its state from the other voters${r.lastError ? ` (attempt ${r.attempts}: ${r.lastError})` : ""}, or `
-        : r.state === "impossible"
-          ? `${r.lastError ?? "it cannot recover from other voters"}, so it waits: `
-          : "";
-    return `this voter restarted and is in its quiet period: ${recovering}voting again in ${seconds} s`;
+    if (r.state === "recovering") return ` unless it recovers from the other voters first${r.lastError ? ` (attempt ${r.attempts}: ${r.lastError})` : ""}`;
+    if (r.state === "impossible") return ` (${r.lastError ?? "it cannot recover from other voters"})`;
+    return "";
   }
 
   private aliveVoters(): string[] {

@@ -58,6 +58,8 @@ export interface RecoveryOptions {
    * back (step 4). Only for showing that the simulator catches it.
    */
   unsafeSkipRewrite?: boolean;
+  /** Told once when this voter recovered and votes again. */
+  onRecovered?: (status: Readonly<RecoveryStatus>) => void;
 }
 
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 2000;
@@ -160,6 +162,7 @@ export class VoterRecovery {
           this.status.state = "recovered";
           this.status.tookMs = this.host.clock.now() - this.startedAt;
           delete this.status.lastError;
+          this.o.onRecovered?.(this.status);
           return;
         } catch (e) {
           this.status.lastError = e instanceof Error ? e.message : String(e);

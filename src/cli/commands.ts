@@ -104,6 +104,7 @@ export async function runCommand(spec: CommandSpec, p: Parsed, client: AgentClie
         `members:         ${String(r.members)}`,
         `summary:         ${Object.entries(summary).map(([k, v]) => `${k}=${String(v)}`).join(" ")}`,
         `probe lag:       ${typeof r.lagMs === "number" ? r.lagMs.toFixed(1) + " ms" : "-"}`,
+        `after restart:   ${describeRecovery(r.recovery)}`,
       ].join("\n");
       return show(r, human);
     }
@@ -161,5 +162,20 @@ export function describeEvent(data: string): string {
       return `${time}  leader   ${String(e.election)}: ${printable(e.leader)} (token ${String(e.token)})`;
     default:
       return `${time}  ${String(e.type)} ${data}`;
+  }
+}
+
+/** The recovery block of /v1/status in words. */
+function describeRecovery(x: unknown): string {
+  const r = (x ?? {}) as { state?: unknown; keys?: unknown; tookMs?: unknown; attempts?: unknown; lastError?: unknown };
+  switch (r.state) {
+    case "recovered":
+      return `recovered from the other voters in ${Math.round(Number(r.tookMs))} ms (${String(r.keys)} keys read back)`;
+    case "recovering":
+      return `recovering from the other voters (attempt ${String(r.attempts)}${typeof r.lastError === "string" ? `: ${r.lastError}` : ""})`;
+    case "impossible":
+      return `quiet period (${typeof r.lastError === "string" ? r.lastError : "cannot recover"})`;
+    default:
+      return "nothing to recover";
   }
 }

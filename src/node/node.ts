@@ -480,6 +480,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
           voters: currentVoters(),
           isUp,
           quietRemainingMs: locker.cas.isVoter && locker.summary().quiet ? Math.max(1, lockerStartedAt + effectiveQuietMs - clock.now()) : 0,
+          quietNote: locker.cas.recoveryNote(),
         }),
       ready: () => built.readiness().ready,
       close: (o = {}) => {

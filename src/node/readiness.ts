@@ -10,6 +10,8 @@ export interface ReadinessInput {
   isUp: (name: string) => boolean;
   /** This node is a voter in its quiet period: ms left. 0 when not quiet. */
   quietRemainingMs: number;
+  /** Appended to the quiet-period reason: what recovery from the other voters is doing (CasNode.recoveryNote). */
+  quietNote?: string;
 }
 
 export interface Readiness {
@@ -32,7 +34,7 @@ export function readiness(i: ReadinessInput): Readiness {
     const seconds = Math.ceil(i.quietRemainingMs / 1000);
     // With enough other voters up, the cluster serves through them; this node's own acceptor waits.
     if (voting >= quorum) return { ready: true };
-    return { ready: false, reason: `quiet period: this voter restarted and votes again in ${seconds} s`, unreachable };
+    return { ready: false, reason: `quiet period: this voter restarted and votes again in ${seconds} s${i.quietNote ?? ""}`, unreachable };
   }
   return {
     ready: false,
