@@ -9,6 +9,7 @@ import { MAX_NODE_NAME_BYTES, tokenOf } from "./cas/ballot.js";
 import { casCodec, CODEC_MAX_KEY_BYTES, CODEC_MAX_LEASE_MS, CODEC_MAX_VALUE_BYTES, type CasMessage } from "./cas/messages.js";
 import { CasNode, type VoterSpec } from "./cas/node.js";
 import type { RecoveryOptions } from "./cas/recovery.js";
+import type { BallotFloorStore } from "./cas/floor-store.js";
 import type { CasOp, KnownRecord, OpResult } from "./cas/proposer.js";
 import { decodeValue, encodeValue } from "./cas/value.js";
 import { Transport } from "./transport/transport.js";
@@ -57,6 +58,12 @@ export interface LockerOptions {
    * assumption recovery rests on: wall clocks agree within it.
    */
   recovery?: Partial<RecoveryOptions>;
+  /**
+   * Where this voter persists its ballot floor (src/cas/floor-store.ts), so
+   * fencing tokens increase even across a restart of every voter at once
+   * with skewed clocks. Default: none (the agent keeps one in --data-dir).
+   */
+  ballotFloor?: BallotFloorStore;
   /** How long an acceptor keeps a dead key before forgetting it. Default maxLeaseMs + maxTimeoutMs + 10 s. */
   gcGraceMs?: number;
   /** Bound on clock-rate difference between nodes; the caller's lease is cut by this ratio. Default 0.01. */
@@ -176,6 +183,7 @@ export class Locker extends EventEmitter<LockerEventMap> {
       isVoterAlive: options.isVoterAlive ?? (() => true),
       quietPeriodMs,
       ...(options.recovery ? { recovery: options.recovery } : {}),
+      ...(options.ballotFloor ? { ballotFloor: options.ballotFloor } : {}),
       gcGraceMs,
       limits,
       retryBaseMs: options.retryBaseMs ?? 10,

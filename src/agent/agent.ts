@@ -14,7 +14,7 @@ import { handleKeyringRoute, isKeyringRoute } from "./keyring-routes.js";
 import { agentKeys } from "./keys.js";
 import { createLogger, type Logger } from "./logger.js";
 import { AgentMetrics } from "./metrics.js";
-import { recordStart } from "./state-file.js";
+import { ballotFloorFile, recordStart } from "./state-file.js";
 import { LockerError } from "../errors.js";
 
 export interface Agent {
@@ -61,6 +61,8 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
   // A voter that provably never voted cannot have granted a lease that is still live,
   // so it need not sit out the quiet period (DESIGN: quiet period after memory loss).
   const quietPeriodMs = state.fresh ? 0 : config.maxLeaseMs;
+  // Tokens then increase even across a restart of every voter with clocks set back (DESIGN's known edge).
+  const ballotFloor = config.persistFloor ? ballotFloorFile(config.dataDir, config.name, (m) => logger.warn(m)) : undefined;
   const discover = discoveryWanted(config);
   let fatalError: (e: Error) => void = () => {};
   const fatal = new Promise<Error>((resolve) => (fatalError = resolve));
@@ -79,6 +81,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
     limits: { maxLeaseMs: config.maxLeaseMs, maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes },
     quietPeriodMs,
     locker: {
+      ...(ballotFloor ? { ballotFloor } : {}),
       recovery: {
         maxClockSkewMs: config.maxClockSkewMs,
         onRecovered: (s) => logger.info({ keys: s.keys, attempts: s.attempts, tookMs: Math.round(s.tookMs ?? 0) }, "recovered from the other voters; voting again without waiting out the quiet period"),
@@ -215,7 +218,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
         voters: n.voters(),
         configVersion: n.configVersion(),
         members: membership.members().length + 1,
-        summary: { leases: summary.leases, pendingRounds: summary.pendingRounds, quiet: summary.quiet, quorum: summary.quorum, voters: summary.voters, acceptorKeys: summary.acceptorKeys },
+        summary: { leases: summary.leases, pendingRounds: summary.pendingRounds, quiet: summary.quiet, quorum: summary.quorum, voters: summary.voters, acceptorKeys: summary.acceptorKeys, floorWrites: locker.cas.floorWrites },
         lagMs,
         // How this voter came back after a restart: recovered from the others, or the quiet period.
         recovery: { ...locker.cas.recoveryStatus },

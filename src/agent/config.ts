@@ -29,6 +29,8 @@ export interface AgentConfig {
   logLevel: LogLevel;
   /** Longest lease a client may ask for; also the quiet period of a restarted voter that cannot recover from the others. */
   maxLeaseMs: number;
+  /** Keep the ballot floor in --data-dir, so tokens increase across a restart of every voter (default true). */
+  persistFloor: boolean;
   /** The clock assumption a restarted voter's recovery rests on: every two hosts' wall clocks differ by at most this. */
   maxClockSkewMs: number;
   maxKeyBytes: number;
@@ -100,6 +102,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
   { key: "logLevel", flag: "log-level", kind: "level", arg: "LEVEL", help: LOG_LEVELS.join("|") },
   { key: "maxLeaseMs", flag: "max-lease", kind: "duration", arg: "DURATION", help: "longest lease a client may take; a restarted voter waits this long before voting", min: 10, max: 3_600_000 },
   { key: "maxClockSkewMs", flag: "max-clock-skew", kind: "duration", arg: "DURATION", help: "most two hosts' wall clocks may differ; a restarted voter recovers from the others on this assumption", min: 0, max: 60_000 },
+  { key: "persistFloor", flag: "persist-floor", kind: "bool", arg: "", help: "keep the ballot floor in --data-dir (written about once a second under load): tokens increase even across a restart of every voter" },
   { key: "maxKeyBytes", flag: "max-key-bytes", kind: "int", arg: "N", help: "largest key, in UTF-8 bytes", min: 1, max: 4096 },
   { key: "maxValueBytes", flag: "max-value-bytes", kind: "int", arg: "N", help: "largest value, in encoded (CBOR) bytes", min: 1, max: 16384 },
   { key: "cluster", flag: "cluster", kind: "string", arg: "LABEL", help: "cluster label; datagrams of other clusters are dropped" },
@@ -134,6 +137,7 @@ export function defaultConfig(): Omit<AgentConfig, "name"> {
     logLevel: "info",
     maxLeaseMs: DEFAULT_LIMITS.maxLeaseMs,
     maxClockSkewMs: DEFAULT_MAX_CLOCK_SKEW_MS,
+    persistFloor: true,
     maxKeyBytes: DEFAULT_LIMITS.maxKeyBytes,
     maxValueBytes: DEFAULT_LIMITS.maxValueBytes,
     cluster: "locker",

@@ -2,6 +2,7 @@
 // quiet period: a node whose state directory has no file for its name never voted.
 import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
 import { join } from "node:path";
+import type { BallotFloorStore } from "../cas/floor-store.js";
 
 export interface StateFile {
   path: string;
@@ -40,4 +41,44 @@ export function recordStart(dir: string, name: string, wallNowMs: number): State
     return { path, fresh: false, starts: starts + 1, warning: `cannot write ${path}: ${(e as Error).message}; assuming a restart (quiet period)` };
   }
   return { path, fresh, starts: starts + 1 };
+}
+
+/**
+ * The persisted ballot floor (src/cas/floor-store.ts) in `<dir>/<name>.floor`:
+ * one decimal counter, replaced durably (write, fsync, rename) on every save.
+ * Undefined with `dir` empty (nothing is kept). A corrupt file reads as
+ * absent with a warning: the floor then rests on the clocks, as without one.
+ */
+export function ballotFloorFile(dir: string, name: string, warn: (message: string) => void): BallotFloorStore | undefined {
+  if (dir === "") return undefined;
+  const path = join(dir, `${encodeURIComponent(name)}.floor`);
+  return {
+    load() {
+      let text: string;
+      try {
+        text = readFileSync(path, "utf8").trim();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") warn(`cannot read ${path}: ${(e as Error).message}`);
+        return undefined;
+      }
+      const c = Number(text);
+      if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(c)) {
+        warn(`${path} does not hold a ballot counter; ignored`);
+        return undefined;
+      }
+      return c;
+    },
+    save(counter) {
+      mkdirSync(dir, { recursive: true });
+      const tmp = `${path}.tmp`;
+      const fd = openSync(tmp, "w");
+      try {
+        writeFileSync(fd, `${counter}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+    },
+  };
 }

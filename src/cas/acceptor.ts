@@ -280,6 +280,14 @@ export class Acceptor {
     return true;
   }
 
+  /**
+   * Starts the floor of a restarted voter at the floor it persisted
+   * (floor-store.ts): trusted local state, so no plausibility bound.
+   */
+  restoreFloor(floor: Ballot): void {
+    this.raiseFloor(floor.c, floor.node);
+  }
+
   /** Voter recovery: this acceptor holds what it must (recovery.ts) and votes from now on. */
   endQuiet(now: number): void {
     if (this.config.quietUntil > now) this.config.quietUntil = now;

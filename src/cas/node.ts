@@ -14,6 +14,7 @@ import type { Random } from "../util/random.js";
 import { Acceptor, type AcceptorEvent } from "./acceptor.js";
 import { ballotToString, HybridLogicalClock, type Ballot } from "./ballot.js";
 import { isCasRequest, type CasMessage, type CasReply, type CasRequest, type FenceReply, type FenceRequest } from "./messages.js";
+import { PersistedFloor, type BallotFloorStore } from "./floor-store.js";
 import { DEFAULT_MAX_CLOCK_SKEW_MS, FenceServer, VoterRecovery, type RecoveryOptions, type RecoveryStatus } from "./recovery.js";
 import { bytesEqual, peekVerdict, ProposerRound, type KnownRecord, type PeekReply, type CasOp, type FastPathState, type OpResult, type Outgoing, type OwnWrite, type RoundOutcome } from "./proposer.js";
 
@@ -39,6 +40,8 @@ export interface CasNodeOptions {
    * Defaults: enabled, maxClockSkewMs 2000, requestTimeoutMs 2000, concurrency 16.
    */
   recovery?: Partial<RecoveryOptions>;
+  /** Persisted ballot floor (floor-store.ts): a voter's tokens then increase across restarts of every voter. */
+  ballotFloor?: BallotFloorStore;
   gcGraceMs: number;
   limits: LockerLimits;
   /** First backoff ceiling after a conflict; doubles per retry up to retryMaxMs. */
@@ -146,6 +149,7 @@ export class CasNode {
   private readonly expiry: DeadlineTimer;
   private readonly recovery: VoterRecovery;
   private readonly fenceServer: FenceServer;
+  private readonly persistedFloor: PersistedFloor | undefined;
 
   constructor(private readonly o: CasNodeOptions) {
     this.expiry = new DeadlineTimer(o.clock, () => this.tickNow());
@@ -170,6 +174,12 @@ export class CasNode {
           maxKeys: o.limits.maxKeys,
         })
       : null;
+    this.persistedFloor = o.ballotFloor ? new PersistedFloor(o.ballotFloor) : undefined;
+    if (this.persistedFloor && this.persistedFloor.value > 0) {
+      // Every ballot of an earlier life is at or below it: start above it.
+      this.hlc.observe(this.persistedFloor.value);
+      this.acceptor?.restoreFloor({ c: this.persistedFloor.value, node: o.name });
+    }
     const recovery: RecoveryOptions = {
       enabled: o.recovery?.enabled ?? true,
       maxClockSkewMs: o.recovery?.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS,
@@ -185,6 +195,11 @@ export class CasNode {
     this.recovery = new VoterRecovery(this.recoveryHost(), recovery);
     o.channel.onRequest((msg, from) => this.onRequest(msg, from));
     this.recovery.start();
+  }
+
+  /** Durable writes of the persisted ballot floor so far (0 without one). */
+  get floorWrites(): number {
+    return this.persistedFloor?.writes ?? 0;
   }
 
   /** How this voter's recovery after a restart went (recovery.ts). */
@@ -790,6 +805,7 @@ export class CasNode {
     if (msg.type === "fence") {
       if (msg.cfg > this.o.configVersion) this.o.onNewerConfig?.(msg.cfg, from);
       const { reply, floor } = this.fenceServer.serve(msg, this.acceptor, this.o.configVersion, this.hlc.current);
+      if (floor) this.persistedFloor?.cover(floor.c);
       // This node's own next rounds start above the floor instead of losing one round to it.
       if (floor) this.hlc.observe(floor.c);
       // Promises cached before the fence are gone at this acceptor.
@@ -811,6 +827,10 @@ export class CasNode {
     this.stats.acceptorRequests++;
     const now = this.o.clock.now();
     const { reply, events } = acceptor.handle(msg, now);
+    // A promise or accept is on disk (as a floor above it) before its reply leaves.
+    if (this.persistedFloor && (reply.type === "promise" || reply.type === "accepted") && (msg.type === "prepare" || msg.type === "accept")) {
+      this.persistedFloor.cover(msg.type === "accept" && msg.nextC !== null ? Math.max(msg.nextC, msg.ballot.c) : msg.ballot.c);
+    }
     if (events.length > 0) this.o.onAcceptorEvents(events);
     this.armExpiry();
     return reply;
@@ -860,6 +880,7 @@ export class CasNode {
         maxKeys: this.o.limits.maxKeys,
       });
       change = "promoted";
+      if (this.persistedFloor && this.persistedFloor.value > 0) this.acceptor.restoreFloor({ c: this.persistedFloor.value, node: this.o.name });
       this.recovery.start();
     } else if (!names.has(this.o.name) && this.acceptor) {
       this.acceptor = null;

@@ -55,6 +55,18 @@ const message: fc.Arbitrary<CasMessage> = fc.oneof(
   fc.record({ type: fc.constant("probe" as const), cfg }),
   fc.record({ type: fc.constant("peek" as const), cfg, key }),
   fc.record({ type: fc.constant("pong" as const), cfg, quiet: fc.boolean() }),
+  fc.record({ type: fc.constant("fence" as const), cfg, floor: ballot, session: fc.nat({ max: 0xffffffff }), page: fc.nat({ max: 2 ** 24 - 1 }) }),
+  fc.integer({ min: 1, max: 1000 }).chain((pages) =>
+    fc.record({
+      type: fc.constant("fenced" as const),
+      cfg,
+      floor: ballot,
+      session: fc.nat({ max: 0xffffffff }),
+      pages: fc.constant(pages),
+      page: fc.nat({ max: pages - 1 }),
+      keys: fc.array(key, { maxLength: 10 }),
+    }),
+  ),
 );
 
 /** Plain JSON with sorted keys and bytes as arrays, for comparison. */
