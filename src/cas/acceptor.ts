@@ -288,6 +288,17 @@ export class Acceptor {
     this.raiseFloor(floor.c, floor.node);
   }
 
+  /** The highest ballot counter this acceptor holds (promised, accepted or as its floor). O(keys). */
+  highestCounter(): number {
+    let max = this.forgottenFloor?.c ?? 0;
+    for (const slot of this.slotOf.values()) {
+      const base = slot * NUM;
+      if (this.num[base + PROMISED_C]! > max) max = this.num[base + PROMISED_C]!;
+      if (this.num[base + ACCEPTED_C]! > max) max = this.num[base + ACCEPTED_C]!;
+    }
+    return max;
+  }
+
   /** Voter recovery: this acceptor holds what it must (recovery.ts) and votes from now on. */
   endQuiet(now: number): void {
     if (this.config.quietUntil > now) this.config.quietUntil = now;

@@ -93,6 +93,8 @@ export interface CasNodeStats {
   badRequests: number;
   /** Queued locks answered `locked` from the round of the operation before them (no round of their own). */
   coalesced: number;
+  /** Rounds tried on voters SWIM showed unreachable (a stale view), instead of failing fast at once. */
+  staleViewTries: number;
   /** Lock attempts answered `locked` by a peek (no promise taken). */
   peekLocked: number;
   /** Peeks that could not decide (the lock then ran a normal round). */
@@ -130,6 +132,7 @@ export class CasNode {
     coalesced: 0,
     peekLocked: 0,
     peekInconclusive: 0,
+    staleViewTries: 0,
   };
   /** A majority of the configured voters; changes with applyConfiguration. */
   quorum: number;
@@ -185,13 +188,15 @@ export class CasNode {
       maxClockSkewMs: o.recovery?.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS,
       requestTimeoutMs: o.recovery?.requestTimeoutMs ?? 2000,
       concurrency: o.recovery?.concurrency ?? 16,
+      maxKeys: o.limits.maxKeys,
+      maxLeaseMs: o.limits.maxLeaseMs,
       ...(o.recovery?.unsafeSkipRewrite === true ? { unsafeSkipRewrite: true } : {}),
       ...(o.recovery?.onRecovered ? { onRecovered: o.recovery.onRecovered } : {}),
     };
     if (!(recovery.maxClockSkewMs >= 0 && recovery.maxClockSkewMs <= 60_000)) throw new LockerError("invalid", "maxClockSkewMs must be between 0 and 60000 ms");
     if (!(Number.isInteger(recovery.concurrency) && recovery.concurrency >= 1)) throw new LockerError("invalid", "recovery concurrency must be a positive integer");
     if (!(recovery.requestTimeoutMs > 0)) throw new LockerError("invalid", "recovery requestTimeoutMs must be positive");
-    this.fenceServer = new FenceServer({ clock: o.clock, random: o.random, maxClockSkewMs: recovery.maxClockSkewMs, pageBudgetBytes: o.channel.maxMessageBytes - 64 });
+    this.fenceServer = new FenceServer({ clock: o.clock, random: o.random, maxClockSkewMs: recovery.maxClockSkewMs, maxLeaseMs: o.limits.maxLeaseMs, pageBudgetBytes: o.channel.maxMessageBytes - 64 });
     this.recovery = new VoterRecovery(this.recoveryHost(), recovery);
     o.channel.onRequest((msg, from) => this.onRequest(msg, from));
     this.recovery.start();
@@ -469,6 +474,7 @@ export class CasNode {
         ? new LockerError("timeout", `${why}; a change was sent and may still take effect`, { ...details, outcome: "unknown" })
         : new LockerError("no_quorum", why, details);
     let peeked = false;
+    let triedUnreachable = false;
     for (;;) {
       if (this.closed) throw new LockerError("unavailable", "locker is closed");
       const now = this.o.clock.now();
@@ -488,11 +494,23 @@ export class CasNode {
         this.stats.peekInconclusive++;
         continue;
       }
+      let ask = alive;
+      let roundDeadline = deadline;
+      let tryingUnreachable = false;
       if (alive.length < this.quorum) {
-        throw unknownOrNoQuorum(this.noQuorumReason(alive), {
-          alive: alive.length,
-          voters: this.o.voters.length,
-        });
+        // SWIM's view may be stale (right after a heal, or a wrong
+        // suspicion): try the voters it calls dead once, for one request
+        // attempt, before failing fast — never answer no_quorum from the
+        // membership view alone when a majority can be reached.
+        const everyone = this.o.voters.filter((v) => v.name !== this.o.name || (this.acceptor !== null && !this.quiet)).map((v) => v.name);
+        if (triedUnreachable || everyone.length < this.quorum) {
+          throw unknownOrNoQuorum(this.noQuorumReason(alive), { alive: alive.length, voters: this.o.voters.length });
+        }
+        triedUnreachable = true;
+        tryingUnreachable = true;
+        this.stats.staleViewTries++;
+        ask = everyone;
+        roundDeadline = Math.min(deadline, now + this.o.requestAttemptTimeoutMs);
       }
       const cachedEntry = skipCache ? undefined : this.fastCache.get(key);
       // A promise lives in the acceptors' memory: one that restarted (memory
@@ -501,6 +519,18 @@ export class CasNode {
       // letting a fencing token go backwards. A promise younger than the
       // quiet period cannot have been forgotten by a voting acceptor.
       const cached = cachedEntry && now - cachedEntry.at < this.o.limits.maxLeaseMs ? cachedEntry.fast : undefined;
+      if (this.recovery.proposalsWait) {
+        // A restarted voter proposes only once it knows a floor above its earlier life's ballots.
+        await new Promise<void>((resolve) => {
+          const timer = this.o.clock.setTimer(Math.max(0, deadline - this.o.clock.now()), resolve);
+          void this.recovery.whenProposalsMayGo().then(() => {
+            this.o.clock.clearTimer(timer);
+            resolve();
+          });
+        });
+        if (this.recovery.proposalsWait) throw unknownOrNoQuorum("this voter restarted and has not learned the ballot floor from the other voters yet");
+        continue;
+      }
       const wall = this.o.clock.wallNow();
       let ballot: Ballot;
       if (cached) {
@@ -513,7 +543,7 @@ export class CasNode {
       const round = new ProposerRound({
         key,
         cfg: this.o.configVersion,
-        ask: alive,
+        ask,
         quorum: this.quorum,
         op,
         ballot,
@@ -525,7 +555,7 @@ export class CasNode {
       if (cached) this.stats.fastRounds++;
       // A cached promise is used at most once.
       this.fastCache.delete(key);
-      const outcome = await this.drive(round, deadline);
+      const outcome = await this.drive(round, roundDeadline);
       if (round.writeMayHaveLanded) ownWrites.push(round.sentWrite!);
       if (round.highestSeen) this.hlc.observe(round.highestSeen.c);
       if (this.closed) throw new LockerError("unavailable", "locker is closed");
@@ -549,6 +579,9 @@ export class CasNode {
           throw new LockerError("unavailable", `a voter runs configuration version ${outcome.cfg}, this node ${this.o.configVersion}`);
         }
         case "no_quorum":
+          if (tryingUnreachable) {
+            throw unknownOrNoQuorum(`${this.noQuorumReason(alive)}; tried them anyway: no majority answered`, { alive: alive.length, voters: this.o.voters.length });
+          }
           throw unknownOrNoQuorum(
             outcome.refusals > 0
               ? `fewer than a majority of voters answered (${outcome.refusals} refused: quiet period, full or other configuration)`

@@ -31,6 +31,19 @@
 // quorum reports. When this cannot be done (a single voter, too few others
 // reachable, another configuration) the quiet period stays, and the attempt
 // is retried with backoff until one of them ends it.
+// Assumptions, written down: wall clocks agree within maxClockSkewMs and do
+// not step backwards by more than it; the skew is below half the longest
+// lease. Each recovery runs ballots ahead of the clocks by up to the skew,
+// and recoveries in quick succession stack, so a fenced voter refuses once a
+// floor would run more than maxLeaseMs − skew ahead of its clock: a voter
+// that then waits out its quiet period still starts above every earlier
+// ballot from its clock alone. A fenced voter's floor is also above every
+// ballot its acceptor holds. A restarted voter's own proposals wait until it
+// has learned the floor (its fresh HLC might otherwise reissue a ballot of
+// its earlier life with another value). A quiet voter's key listing never
+// counts, here or in a reconfiguration's rewrite (found by review: a rewrite
+// that listed the empty acceptor of a restarted voter marked a version
+// settled without reading a key chosen with that voter's help).
 // Reconfiguration: the argument covers values chosen under the running
 // configuration. A value chosen under the previous one is covered only once
 // the running one is settled (its rewrite re-chose every key under it), so
@@ -41,7 +54,7 @@ import type { Random } from "../util/random.js";
 import { PagedSessions, paginate } from "../util/paged-sessions.js";
 import { backoffDelayMs } from "../transport/backoff.js";
 import type { Acceptor } from "./acceptor.js";
-import { compareBallots, HLC_TICKS_PER_MS, type Ballot } from "./ballot.js";
+import { compareBallots, HLC_TICKS_PER_MS, isPlausibleCounter, type Ballot } from "./ballot.js";
 import type { FenceReply, FenceRequest } from "./messages.js";
 
 export interface RecoveryOptions {
@@ -58,11 +71,30 @@ export interface RecoveryOptions {
    * back (step 4). Only for showing that the simulator catches it.
    */
   unsafeSkipRewrite?: boolean;
+  /** Bound on the keys one voter may list (its acceptor holds at most this many). */
+  maxKeys: number;
+  /** The longest lease, which is also the quiet period recovery stands in for. */
+  maxLeaseMs: number;
   /** Told once when this voter recovered and votes again. */
   onRecovered?: (status: Readonly<RecoveryStatus>) => void;
 }
 
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 2000;
+
+/**
+ * How far a floor may run ahead of the fenced voter's wall clock. Each
+ * recovery lifts ballots ahead of the clocks by up to the skew margin, and
+ * recoveries in quick succession stack. The quiet period's argument (a voter
+ * that cannot recover and waits it out starts above every earlier ballot
+ * from its clock alone) holds only while ballots run less than the quiet
+ * period minus the skew ahead of the clocks, so past that a voter stops
+ * covering for restarted voters: they wait out their quiet period while the
+ * clocks catch up. Found by the simulator (a token went backwards after
+ * stacked recoveries and a quiet restart).
+ */
+export function maxRecoveryLeadMs(maxLeaseMs: number, maxClockSkewMs: number): number {
+  return maxLeaseMs - maxClockSkewMs;
+}
 
 /**
  * The floor a recovery asks for, or a fenced voter raises it to: above this
@@ -109,6 +141,13 @@ export class VoterRecovery {
   private readonly status: RecoveryStatus = { state: "not needed", attempts: 0, keys: 0 };
   private timer: TimerHandle | undefined;
   private running = false;
+  /**
+   * A restarted voter's own proposals wait until it knows a floor above its
+   * earlier life's ballots: its fresh HLC could otherwise reissue a ballot
+   * (counter, name) that life used with another value.
+   */
+  private floorLearned = false;
+  private floorWaiters: Array<() => void> = [];
   private readonly startedAt: number;
 
   constructor(
@@ -131,6 +170,11 @@ export class VoterRecovery {
       this.status.lastError = "a single voter has no other voter to recover from";
       return;
     }
+    if (maxRecoveryLeadMs(this.o.maxLeaseMs, this.o.maxClockSkewMs) <= this.o.maxClockSkewMs) {
+      this.status.state = "impossible";
+      this.status.lastError = `the clock skew allowed (${this.o.maxClockSkewMs} ms) must be below half the longest lease (${this.o.maxLeaseMs} ms) for recovery`;
+      return;
+    }
     this.running = true;
     this.status.state = "recovering";
     // The first attempt waits a turn: the composition installs the
@@ -144,6 +188,26 @@ export class VoterRecovery {
   stop(): void {
     this.host.clock.clearTimer(this.timer);
     this.timer = undefined;
+    this.learnedFloor();
+  }
+
+  /** Whether this node's proposals must wait for the floor (it is recovering and has not learned one yet). */
+  get proposalsWait(): boolean {
+    if (!this.running || this.floorLearned) return false;
+    const acceptor = this.host.acceptor;
+    // Past the quiet period the old ballots are as covered as without recovery.
+    return acceptor !== null && acceptor.isQuiet(this.host.clock.now());
+  }
+
+  /** Resolves once proposals need not wait (the floor is known, or recovery ended). */
+  whenProposalsMayGo(): Promise<void> {
+    if (!this.proposalsWait) return Promise.resolve();
+    return new Promise((resolve) => this.floorWaiters.push(resolve));
+  }
+
+  private learnedFloor(): void {
+    this.floorLearned = true;
+    for (const w of this.floorWaiters.splice(0)) w();
   }
 
   private async loop(): Promise<void> {
@@ -167,7 +231,8 @@ export class VoterRecovery {
         } catch (e) {
           this.status.lastError = e instanceof Error ? e.message : String(e);
         }
-        const delay = backoffDelayMs({ baseMs: 200, factor: 2, maxMs: 2000 }, this.status.attempts, this.host.random);
+        // Not past the end of the quiet period: then the loop ends at once.
+        const delay = Math.min(backoffDelayMs({ baseMs: 200, factor: 2, maxMs: 2000 }, this.status.attempts, this.host.random), Math.max(0, acceptor.config.quietUntil - this.host.clock.now()));
         await new Promise<void>((resolve) => {
           this.timer = this.host.clock.setTimer(delay, () => {
             this.timer = undefined;
@@ -177,6 +242,7 @@ export class VoterRecovery {
       }
     } finally {
       this.running = false;
+      this.learnedFloor();
     }
   }
 
@@ -184,8 +250,6 @@ export class VoterRecovery {
   private async attempt(): Promise<number> {
     const h = this.host;
     const cfg = h.configVersion;
-    const notYet = await h.gate();
-    if (notYet !== null) throw new LockerError("unavailable", notYet);
     const others = h.voters.filter((v) => v.name !== h.name).map((v) => v.name);
     const need = h.voters.length - h.quorum + 1;
     const asked: Ballot = { c: recoveryFloorCounter(h.clock.wallNow(), h.hlcCurrent(), this.o.maxClockSkewMs), node: h.name };
@@ -205,6 +269,10 @@ export class VoterRecovery {
     let floor = asked;
     for (const l of fenced) if (compareBallots(l.floor, floor) > 0) floor = l.floor;
     h.observe(floor.c);
+    this.learnedFloor();
+    // Fenced first, so the gate's own read runs above the floor.
+    const notYet = await h.gate();
+    if (notYet !== null) throw new LockerError("unavailable", notYet);
     const keys = new Set<string>();
     for (const l of fenced) for (const k of l.keys) keys.add(k);
     const all = this.o.unsafeSkipRewrite === true ? [] : [...keys];
@@ -242,11 +310,14 @@ export class VoterRecovery {
   private async fenceAndList(voter: string, floor: Ballot, cfg: number): Promise<{ floor: Ballot; keys: string[] }> {
     const first = await this.host.fence(voter, { type: "fence", cfg, floor, session: 0, page: 0 }, this.o.requestTimeoutMs);
     if (compareBallots(first.floor, floor) < 0) throw new LockerError("unavailable", "fenced below the floor asked for");
+    // Every number from the wire has a bound: a floor this node could not adopt is refused, not observed.
+    if (!isPlausibleCounter(first.floor.c, this.host.clock.wallNow())) throw new LockerError("unavailable", "fenced at a floor implausibly far ahead of this node's clock");
     const keys = [...first.keys];
     for (let p = 1; p < first.pages; p++) {
       const r = await this.host.fence(voter, { type: "fence", cfg, floor, session: first.session, page: p }, this.o.requestTimeoutMs);
       if (r.session !== first.session || r.page !== p) throw new LockerError("unavailable", "a listing page out of order");
       keys.push(...r.keys);
+      if (keys.length > this.o.maxKeys) throw new LockerError("unavailable", `listed more than the ${this.o.maxKeys} keys an acceptor may hold`);
     }
     return { floor: first.floor, keys };
   }
@@ -263,12 +334,13 @@ export class FenceServer {
   served = 0;
 
   constructor(
-    private readonly o: { clock: Clock; random: Random; maxClockSkewMs: number; pageBudgetBytes: number },
+    private readonly o: { clock: Clock; random: Random; maxClockSkewMs: number; maxLeaseMs: number; pageBudgetBytes: number },
   ) {
     this.listings = new PagedSessions({ random: o.random, ttlMs: 30_000, maxSessions: 4, what: "recovery key listing" });
   }
 
   serve(msg: FenceRequest, acceptor: Acceptor | null, cfg: number, hlcCurrent: number): { reply: FenceReply; floor: Ballot | null } {
+
     if (!acceptor) throw new LockerError("unavailable", "this node is not a voter");
     if (msg.cfg !== cfg) throw new LockerError("unavailable", `this voter runs configuration ${cfg}, the request ${msg.cfg}`);
     const now = this.o.clock.now();
@@ -277,8 +349,13 @@ export class FenceServer {
     let floor = msg.floor;
     let raised: Ballot | null = null;
     if (session === 0) {
-      const own = recoveryFloorCounter(this.o.clock.wallNow(), hlcCurrent, this.o.maxClockSkewMs);
+      // Above this voter's clock and HLC by the skew, and above every ballot its acceptor holds.
+      const own = Math.max(recoveryFloorCounter(this.o.clock.wallNow(), hlcCurrent, this.o.maxClockSkewMs), acceptor.highestCounter() + 1);
       if (own > floor.c) floor = { c: own, node: floor.node };
+      const leadMs = floor.c / HLC_TICKS_PER_MS - this.o.clock.wallNow();
+      if (leadMs > maxRecoveryLeadMs(this.o.maxLeaseMs, this.o.maxClockSkewMs)) {
+        throw new LockerError("unavailable", `the floor would run ${Math.round(leadMs)} ms ahead of this voter's clock (recent recoveries); the restarted voter waits out its quiet period while the clocks catch up`);
+      }
       if (!acceptor.fence(floor, this.o.clock.wallNow())) throw new LockerError("invalid", "the floor is implausibly far ahead of this voter's clock");
       raised = floor;
       this.served++;

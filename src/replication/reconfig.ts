@@ -411,7 +411,11 @@ export class Configurator implements ConfigHandler {
     }
     if (this.current().version !== cur.version) return `the configuration changed (${cur.version} → ${this.current().version})`;
     if (own && own.config.version === cur.version && own.settled) return null;
-    return `configuration ${cur.version} is not settled yet (its rewrite has not finished)`;
+    // Not found may also mean the register was chosen with this restarted
+    // voter's help and is not visible without it: unknown is not settled.
+    // (A register whose week-long lease lapsed keeps recovery off until the
+    // next change settles a version again; the quiet period covers it.)
+    return own ? `configuration ${cur.version} is not settled yet (its rewrite has not finished)` : `whether configuration ${cur.version} is settled is unknown (its register is not found)`;
   }
 
   /** The configuration chosen to follow `version`, if any (a linearizable read under the running version). */
@@ -507,7 +511,8 @@ export class Configurator implements ConfigHandler {
     const keys = new Set<string>();
     let listed = 0;
     const acceptor = this.o.locker.cas.acceptor;
-    if (acceptor && config.voters.some((v) => v.name === this.o.name)) {
+    // A quiet (restarted) acceptor forgot what it held: its listing does not count.
+    if (acceptor && !this.o.locker.cas.quiet && config.voters.some((v) => v.name === this.o.name)) {
       for (const k of acceptor.keyNames()) keys.add(k);
       listed++;
     }

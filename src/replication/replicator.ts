@@ -570,6 +570,9 @@ export class Replicator {
 
   private serveKeys(session: number, page: number): ReplMessage {
     if (!this.o.source.active) throw new LockerError("unavailable", `${this.o.name} is not a voter`);
+    // A quiet (restarted) voter's acceptor forgot what it held: its empty
+    // listing must not stand in for one that covers a quorum.
+    if (this.o.source.quiet) throw new LockerError("unavailable", `${this.o.name} restarted and is in its quiet period: its key listing is incomplete`);
     const now = this.o.clock.now();
     const id = session !== 0 ? session : this.keySessions.open(paginate(this.o.source.allKeys(), (k) => Buffer.byteLength(k) + 5, this.entryBudgetBytes), now);
     const { pages, items } = this.keySessions.page(id, page, now);

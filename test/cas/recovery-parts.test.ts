@@ -58,7 +58,7 @@ test("the floor is above the wall clock and the HLC by the skew margin; a fenced
   t.is(recoveryFloorCounter(WALL, 0, 2000), (WALL + 2001) * HLC_TICKS_PER_MS);
   t.is(recoveryFloorCounter(WALL, (WALL + 5000) * HLC_TICKS_PER_MS, 2000), (WALL + 7001) * HLC_TICKS_PER_MS);
   const clock = new VirtualClock();
-  const server = new FenceServer({ clock, random: new SeededRandom(1), maxClockSkewMs: 2000, pageBudgetBytes: 100 });
+  const server = new FenceServer({ clock, random: new SeededRandom(1), maxClockSkewMs: 2000, maxLeaseMs: 60_000, pageBudgetBytes: 100 });
   const a = acceptor();
   for (let i = 0; i < 30; i++) a.handle({ type: "prepare", cfg: 1, key: `key-${i}`, ballot: { c: 5, node: "p" } }, 0, clock.wallNow());
   const slow = { c: 1, node: "r" }; // the restarted voter's clock is far behind

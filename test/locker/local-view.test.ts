@@ -25,7 +25,8 @@ async function quietVoterWithCopy(seed = 7) {
   const c = createMemoryLockers({ net, count: 3, random: new SeededRandom(seed + 1), options: { maxLeaseMs: 10_000 } });
   const [n1, n2] = c.lockers as [Locker, Locker, Locker];
   net.crash("n3");
-  const n3 = c.restart("n3", { quietPeriodMs: QUIET_MS });
+  // Recovery off: these tests are about the quiet period itself (a voter that cannot recover).
+  const n3 = c.restart("n3", { quietPeriodMs: QUIET_MS, recovery: { enabled: false } });
   const r = await settle(clock, n1.lock("k", "a", { leaseMs: LEASE_MS }));
   n3.applyReplicated("k", { value: encodeValue("a"), token: Number(r.token), expiresAt: clock.now() + r.leaseRemainingMs });
   return { clock, net, n1, n2, n3, token: r.token, leaseEnd: clock.now() + r.leaseRemainingMs };

@@ -87,7 +87,8 @@ export const SIM_LIMITS = {
   maxDelayMs: 8,
   maxReorderDelayMs: 30,
   driftRatio: 0.01,
-  maxWallSkewMs: 100,
+  // Recovery assumes pairwise skew (2 × this) below half the longest lease.
+  maxWallSkewMs: 40,
   /** Longest operation budget (clients use 30..600 ms). */
   maxTimeoutMs: 600,
   /**

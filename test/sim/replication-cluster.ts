@@ -47,7 +47,7 @@ export class ReplSim {
   }
 
   /** Starts a node that believes in `config` (a new cluster, a joiner, or a restart with empty memory). */
-  start(name: string, config: VoterConfig, options: { quietPeriodMs?: number } = {}): ReplNode {
+  start(name: string, config: VoterConfig, options: { quietPeriodMs?: number; recovery?: LockerOptions["recovery"] } = {}): ReplNode {
     const transport = this.net.transport(name, this.o.transport ?? { request: { attemptTimeoutMs: 50, retries: 4, timeoutMs: 1000 } });
     const clock = this.net.nodeClock(name);
     const locker = new Locker({
@@ -56,6 +56,7 @@ export class ReplSim {
       requestAttemptTimeoutMs: 40,
       ...this.o.locker,
       ...(options.quietPeriodMs !== undefined ? { quietPeriodMs: options.quietPeriodMs } : {}),
+      ...(options.recovery ? { recovery: { ...this.o.locker?.recovery, ...options.recovery } } : {}),
       name,
       channel: transport,
       closeTransport: true,

@@ -93,7 +93,8 @@ export async function runReconfigSimulation(seed: number, options: ReconfigSimOp
       driftRatio: L.driftRatio,
       defaultTimeoutMs: 1000,
       requestAttemptTimeoutMs: 40,
-      recovery: { enabled: options.recovery ?? true, requestTimeoutMs: 300 },
+      // The simulated wall clocks agree exactly: the clock assumption holds with no margin.
+      recovery: { enabled: options.recovery ?? true, maxClockSkewMs: 0, requestTimeoutMs: 300 },
     },
     transport: { request: { attemptTimeoutMs: 50, retries: 3, timeoutMs: 1000 } },
     pushIntervalMs: 50,
