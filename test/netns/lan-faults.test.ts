@@ -140,7 +140,8 @@ lanTest(FILE, "5 hosts, a 2|3 partition and heal: no majority-side member ever s
   // declared dead, so the majority's gossip reaches it and it refutes at once; failing that, a
   // reconnect (push-pull with a dead member) every reconnectIntervalMs. Plus 3 probe intervals for
   // the refutation to spread and be probed.
-  const bound = lanProfile.reconnectIntervalMs + 3 * lanProfile.probeIntervalMs;
+  // Issue 11 asks for 3 s (the nemesis run of the issue took 4.7–6.0 s; Serf's reconnect runs every 30 s).
+  const bound = Math.min(3000, lanProfile.reconnectIntervalMs + 3 * lanProfile.probeIntervalMs);
   t.true(healMs <= bound, `alive everywhere ${healMs} ms after heal (bound ${bound} ms)`);
   t.false(after.some((o) => o.startsWith("503")), `the majority answered 503 after heal: ${tally(after)}`);
 });
