@@ -123,6 +123,7 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
   const roleOf = (name: string): "voter" | "replica" | "unknown" => (node ? (node.voters().includes(name) ? "voter" : "replica") : "unknown");
   const memberList = (): Record<string, unknown>[] => {
     const all = [membership.localMember(), ...membership.members()];
+    const self = readinessNow();
     return all.map((m) => ({
       name: m.name,
       address: m.address,
@@ -131,6 +132,8 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
       role: roleOf(m.name),
       // Smoothed round trip of this node's direct probes of the member (null for itself, or before one was answered).
       rttMs: m.rttMs === undefined ? null : Math.round(m.rttMs * 100) / 100,
+      // Each member's readiness as it advertises it (this node's: now); null while unknown.
+      ready: m.name === config.name ? (self.ready ? { ok: true } : { ok: false, why: self.reason ?? "not ready" }) : readyOf(m.meta),
       meta: m.meta ?? null,
     }));
   };
@@ -312,4 +315,11 @@ export async function runAgentFromArgs(argv: readonly string[], env: Record<stri
 
 function view(c: { version: number; voters: ReadonlyArray<{ name: string }> }): { version: number; voters: string[] } {
   return { version: c.version, voters: c.voters.map((v) => v.name) };
+}
+
+/** A member's advertised readiness (metadata from the wire: checked, not trusted), or null. */
+function readyOf(meta: unknown): { ok: boolean; why?: string } | null {
+  const r = (meta as { ready?: unknown } | undefined)?.ready as { ok?: unknown; why?: unknown } | undefined;
+  if (!r || typeof r.ok !== "boolean") return null;
+  return typeof r.why === "string" ? { ok: r.ok, why: r.why.slice(0, 200) } : { ok: r.ok };
 }

@@ -53,12 +53,13 @@ function cardsHtml(s: any): string {
 }
 
 function membersHtml(members: any[]): string {
-  if (members.length === 0) return '<tr><td colspan="6" class="muted">no members</td></tr>';
+  if (members.length === 0) return '<tr><td colspan="7" class="muted">no members</td></tr>';
   return members
     .map(
       (m) =>
         '<tr data-member="' + esc(m.name) + '" data-state="' + esc(m.state) + '"><td>' + esc(m.name) + "</td><td>" + esc(m.role) + '</td><td class="' + esc(m.state) + '">' + esc(m.state) +
-        "</td><td>" + esc(m.address) + "</td><td>" + esc(m.incarnation) + "</td><td>" + esc(typeof m.rttMs === "number" ? m.rttMs.toFixed(2) + " ms" : "–") + "</td></tr>",
+        "</td><td>" + esc(m.address) + "</td><td>" + esc(m.incarnation) + "</td><td>" + esc(typeof m.rttMs === "number" ? m.rttMs.toFixed(2) + " ms" : "–") +
+        '</td><td class="ready">' + esc(!m.ready || m.state === "dead" || m.state === "left" ? "–" : m.ready.ok ? "ready" : m.ready.why || "not ready") + "</td></tr>",
     )
     .join("");
 }
@@ -310,7 +311,7 @@ export function renderDashboard(snapshot: DashboardSnapshot | undefined): string
 <h2>Members</h2>
 <div class="muted">Voters: <span id="voters">${esc(Array.isArray(s.voters) ? s.voters.join(", ") : "")}</span></div>
 <table>
-  <thead><tr><th>name</th><th>role</th><th>state</th><th>address</th><th>incarnation</th><th>round trip</th></tr></thead>
+  <thead><tr><th>name</th><th>role</th><th>state</th><th>address</th><th>incarnation</th><th>round trip</th><th>ready</th></tr></thead>
   <tbody id="members">${snapshot ? membersHtml(snapshot.members) : ""}</tbody>
 </table>
 <h2>Keys</h2>

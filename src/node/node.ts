@@ -198,6 +198,20 @@ function withAdvert(meta: Record<string, unknown> | undefined, advert: unknown):
 
 const advertOf = (meta: unknown): unknown => (meta as { locker?: unknown } | undefined)?.locker;
 
+/** Longest readiness reason carried in metadata (the metadata of a member is bounded: maxMetaBytes). */
+const MAX_ADVERTISED_REASON = 160;
+
+/**
+ * This node's readiness as the other members see it (metadata `ready`): the
+ * reason without its countdowns, so it changes (and is gossiped) only when
+ * the state does, not every second.
+ */
+export function advertisedReadiness(r: Readiness): { ok: boolean; why?: string } {
+  if (r.ready || !r.reason) return { ok: r.ready };
+  const why = r.reason.replace(/ in \d+ s\b/g, "").replace(/\(attempt \d+: /g, "(");
+  return { ok: false, why: why.length > MAX_ADVERTISED_REASON ? `${why.slice(0, MAX_ADVERTISED_REASON - 1)}…` : why };
+}
+
 /** The highest configuration version members advertise (a hint to fetch it; never adopted from metadata). */
 function newestAdvertisedVersion(membership: Membership): number {
   let best = 0;
@@ -406,6 +420,16 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
       return state === "alive" || state === "suspect";
     };
     const channel = new NamedChannel(gate.wrap(transport.channel(ChannelId.cas, casCodec)), addressOf);
+    // Metadata: the application's fields, the configuration advert, this node's readiness.
+    let adopted: unknown = null;
+    let advertisedReady: { ok: boolean; why?: string } | undefined;
+    const publishMeta = (): void => {
+      try {
+        membership.updateMeta({ ...withAdvert(options.meta, adopted), ...(advertisedReady ? { ready: advertisedReady } : {}) });
+      } catch (e) {
+        logger?.warn({ err: (e as Error).message }, "cannot advertise this node's metadata");
+      }
+    };
     const quietPeriodMs = options.quietPeriodMs ?? options.limits?.maxLeaseMs;
     const lockerStartedAt = clock.now();
     const locker = new Locker({
@@ -432,7 +456,10 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
       addressOf: (v) => addressOf(v.name),
       voterAddressOf: (m) => m.name,
       channel: gate.wrap(transport.channel(ChannelId.replication, replCodec)),
-      advertise: (c) => membership.updateMeta(withAdvert(options.meta, encodeAdvert({ pin: null, adopted: { version: c.version, voters: c.voters.map((v) => v.name) } }))),
+      advertise: (c) => {
+        adopted = encodeAdvert({ pin: null, adopted: { version: c.version, voters: c.voters.map((v) => v.name) } });
+        publishMeta();
+      },
       ...(options.replication ? { replication: options.replication } : {}),
       ...(options.autopilot ? { autopilot: options.autopilot } : {}),
       ...(logger ? { logger } : {}),
@@ -504,6 +531,15 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
       await built.close({ leave: false });
       throw conflictError;
     }
+    // Every member shows every other's readiness (and why not): checked each second, gossiped on change.
+    const readinessTimer = setInterval(() => {
+      if (closed) return clearInterval(readinessTimer);
+      const next = advertisedReadiness(built.readiness());
+      if (advertisedReady?.ok === next.ok && advertisedReady.why === next.why) return;
+      advertisedReady = next;
+      publishMeta();
+    }, 1000);
+    readinessTimer.unref();
     node = built;
     return built;
   })();

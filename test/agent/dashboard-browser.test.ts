@@ -57,6 +57,8 @@ if (unavailable) {
     t.is(await page.locator("#members tr[data-member]").count(), 3, "the first paint lists the members");
 
     await eventually("3 alive members on the page", async () => ((await page.locator('#members tr[data-state="alive"]').count()) === 3 ? true : undefined), 20_000);
+    // Each member's own readiness, as it advertises it to the others.
+    await eventually("every member shown ready", async () => ((await page.locator("#members td.ready", { hasText: /^ready$/ }).count()) === 3 ? true : undefined), 20_000);
 
     // A lock through another agent: its row, holder, token, then a countdown to its expiry.
     const lock = await request(n3.http, "PUT", "/v1/keys/dash-job", { value: "worker-7", leaseMs: 4000 });

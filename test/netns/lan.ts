@@ -333,10 +333,10 @@ export class Agent {
     }
   }
 
-  /** Starts the same command again on the same host (same working directory, so the same data dir). */
-  restart(): Agent {
+  /** Starts the same command again on the same host (same working directory, so the same data dir); `env` replaces its environment additions when given. */
+  restart(env?: Record<string, string>): Agent {
     if (this.running) throw new Error(`${this.host.name}: restart of a running agent (pid ${this.pid})`);
-    return this.host.start(this.args, { env: this.env });
+    return this.host.start(this.args, { env: env ?? this.env });
   }
 
   /** The last `lines` lines of its log. */

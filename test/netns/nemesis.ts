@@ -1,7 +1,8 @@
 // The nemesis: real agents on a LAN of network namespaces, clients on every
 // host recording every invocation and completion, and faults from a seeded
 // schedule — partitions (random halves, the holder's side, one link only),
-// SIGKILL and restart, SIGSTOP past the lease, packet loss. The recorded
+// SIGKILL and restart, SIGSTOP past the lease, packet loss, one host's wall
+// clock 1.5 s ahead (libfaketime, on a crash-restart: recovery runs under the skew). The recorded
 // history then goes through the simulator's checker (test/sim/checker.ts):
 // per-key linearizability of the lease register, mutual exclusion of every
 // holder's safe window and fencing order. Time is the test process's
@@ -12,6 +13,7 @@
 //
 // Used by test/netns/nemesis.test.ts (a short schedule in CI) and by
 // `npm run nemesis -- --minutes N --seed S` (test/netns/nemesis-cli.ts).
+import { existsSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { HistoryRecorder, outcomeOfErrorCode, type CheckOptions, type HistoryOp, type OpName, type Outcome, type Verdict } from "../sim/checker.js";
 import { isLockerErrorCode } from "../../src/errors.js";
@@ -21,6 +23,15 @@ import { whenAllAlive, whenReady, type Agent, type Host, type Lan } from "./lan.
 export const KEYS = ["n-a", "n-b", "n-c"];
 /** Lease of every lock; a pause lasts longer than this. */
 export const LEASE_MS = 2000;
+/** libfaketime (Debian's faketime), installed by scripts/ensure-test-tools.sh: the clock-skew fault needs it. */
+const FAKETIME_LIB = (() => {
+  for (const dir of ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"]) {
+    const p = `${dir}/faketime/libfaketime.so.1`;
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+})();
+
 /** Each operation's budget (also the agent's --max-lease bounds the quiet period of a restarted voter). */
 const OP_TIMEOUT_MS = 3000;
 const PAUSE_MS = LEASE_MS + 1500;
@@ -197,6 +208,29 @@ export async function runNemesis(lan: Lan, o: NemesisOptions): Promise<NemesisRe
     },
     async () => {
       await fault("20 % UDP loss on every host", () => lan.loss(20), 8000, () => lan.heal());
+    },
+    async () => {
+      // A host's wall clock ahead by 1.5 s (within --max-clock-skew, 2 s), set
+      // with libfaketime on a crash-restart (it then recovers under the skew),
+      // and set right again the same way.
+      const h = pick(lan.hosts);
+      if (!FAKETIME_LIB) {
+        o.log(`clock skew of ${h.name} skipped: libfaketime is not installed`);
+        return;
+      }
+      const plain = current.get(h)!.env;
+      const restartWith = async (env: Record<string, string>): Promise<void> => {
+        await current.get(h)!.kill();
+        const a = current.get(h)!.restart(env);
+        current.set(h, a);
+        await whenReady(a, 30_000).catch(() => o.log(`${h.name} not ready 30 s after its restart`));
+      };
+      await fault(
+        `clock of ${h.name} 1.5 s ahead (SIGKILL, restart under libfaketime)`,
+        () => restartWith({ ...plain, LD_PRELOAD: FAKETIME_LIB, FAKETIME: "+1.5s", FAKETIME_DONT_FAKE_MONOTONIC: "1" }),
+        6000,
+        () => restartWith(plain),
+      );
     },
   ];
 

@@ -1,5 +1,6 @@
 import test from "ava";
 import { readiness } from "../../src/node/readiness.js";
+import { advertisedReadiness } from "../../src/node/node.js";
 
 const up = (...names: string[]) => (n: string) => names.includes(n);
 
@@ -29,4 +30,14 @@ test("bootstrapping says what it waits for", (t) => {
     ready: false,
     reason: "bootstrapping: 2 of 3 expected members visible",
   });
+});
+
+test("the readiness a node advertises to the others drops countdowns and attempt numbers, so it changes only with the state", (t) => {
+  t.deepEqual(advertisedReadiness({ ready: true }), { ok: true });
+  const a = advertisedReadiness(readiness({ self: "n1", voters: ["n1"], isUp: () => true, quietRemainingMs: 42_000, quietNote: " (a single voter has no other voter to recover from)" }));
+  const b = advertisedReadiness(readiness({ self: "n1", voters: ["n1"], isUp: () => true, quietRemainingMs: 41_000, quietNote: " (a single voter has no other voter to recover from)" }));
+  t.deepEqual(a, b);
+  t.deepEqual(a, { ok: false, why: "quiet period: this voter restarted and votes again (a single voter has no other voter to recover from)" });
+  const c = advertisedReadiness({ ready: false, reason: `no quorum: ${"x".repeat(500)}` });
+  t.true(c.why!.length <= 160);
 });
