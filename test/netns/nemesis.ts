@@ -269,7 +269,7 @@ export async function runNemesis(lan: Lan, o: NemesisOptions): Promise<NemesisRe
 /** checkHistory in a worker with a 1 GB stack (its search recurses once per operation of a key). */
 export function checkWithLargeStack(history: readonly HistoryOp[], options: CheckOptions): Promise<Verdict> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL("./check-worker.js", import.meta.url), { workerData: { history, options }, resourceLimits: { stackSizeMb: 1024 } });
+    const worker = new Worker(new URL("./check-worker.js", import.meta.url), { workerData: { history, options }, resourceLimits: { stackSizeMb: 1024, maxOldGenerationSizeMb: 4096 } });
     worker.once("message", (v: Verdict) => {
       resolve(v);
       void worker.terminate();

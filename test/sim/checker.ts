@@ -422,6 +422,18 @@ function isModelled(op: HistoryOp): boolean {
   return op.op === "lock" || op.op === "update" || op.op === "extendLease" || op.op === "release";
 }
 
+/** A 64-bit FNV-1a hash as a 13-character string (collisions among millions of states: ~1e-7). */
+function hash64(s: string): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+  }
+  return (h1 >>> 0).toString(36) + ":" + (h2 >>> 0).toString(36);
+}
+
 function checkKeyLinearizable(ops: HistoryOp[], driftFactor: number, grantSlackMs: number, maxSteps: number): SearchResult {
   const outside = ops
     .filter((op) => !isModelled(op) && op.outcome.kind !== "ok" && op.outcome.code !== "invalid" && isQuorumOp(op))
@@ -477,7 +489,9 @@ function checkKeyLinearizable(ops: HistoryOp[], driftFactor: number, grantSlackM
       if (typeof r === "string") continue;
       for (const b of r) {
         done[i] = 1;
-        const k = `${maskKey()}|${stateKey(b.next, b.t)}`;
+        // Hashed (two 32-bit FNV-1a lanes): a key of thousands of operations is
+        // ~1 KB as text, and millions of them exhausted the checker's heap.
+        const k = hash64(`${maskKey()}|${stateKey(b.next, b.t)}`);
         if (!seen.has(k)) {
           seen.add(k);
           if (p.definite) definiteDone++;
