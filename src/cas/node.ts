@@ -3,6 +3,7 @@
 // per-key queues, retries with backoff, the fast-path cache, lease timers.
 // Long because the per-key queue, the fast path and retries share one round's
 // lifecycle; the pure parts (proposer.ts, acceptor.ts, key-queue.ts) are apart.
+import { BoundedMap } from "../util/bounded-map.js";
 import { ANY_CONFIG_VERSION, isConfigRegister } from "./reserved.js";
 import { LockerError } from "../errors.js";
 import type { LockerLimits } from "../limits.js";
@@ -142,10 +143,10 @@ export class CasNode {
   private readonly voterAddress = new Map<string, Address>();
   private readonly queues = new Map<string, KeyQueue>();
   /** Per key: the promise our last accept carried, and when we learned it. */
-  private readonly fastCache = new Map<string, { fast: FastPathState; at: number }>();
+  private readonly fastCache: BoundedMap<string, { fast: FastPathState; at: number }>;
   private readonly abandonOnClose = new Set<() => void>();
   /** Keys this node recently found held, with the lease's estimated end: lock attempts on them peek first. */
-  private readonly heldHints = new Map<string, number>();
+  private readonly heldHints: BoundedMap<string, number>;
   private pending = 0;
   private closed = false;
   /** Runs the acceptor's due lease expiries and garbage collection. */
@@ -156,6 +157,8 @@ export class CasNode {
 
   constructor(private readonly o: CasNodeOptions) {
     this.expiry = new DeadlineTimer(o.clock, () => this.tickNow());
+    this.fastCache = new BoundedMap(o.limits.maxFastPathKeys);
+    this.heldHints = new BoundedMap(o.limits.maxFastPathKeys);
     const names = new Set<string>();
     for (const v of o.voters) {
       if (names.has(v.name)) throw new LockerError("invalid", `voter "${v.name}" is listed twice`);
@@ -616,11 +619,7 @@ export class CasNode {
   }
 
   private remember(key: string, fast: FastPathState): void {
-    if (this.fastCache.size >= this.o.limits.maxFastPathKeys) {
-      // Drop the oldest entry (Map iterates in insertion order); losing a promise only costs a prepare.
-      const oldest = this.fastCache.keys().next();
-      if (!oldest.done) this.fastCache.delete(oldest.value);
-    }
+    // Bounded: the oldest goes first; losing a promise only costs a prepare.
     this.fastCache.set(key, { fast, at: this.o.clock.now() });
   }
 
@@ -702,11 +701,6 @@ export class CasNode {
   }
 
   private noteHeld(key: string, until: number): void {
-    if (this.heldHints.size >= this.o.limits.maxFastPathKeys) {
-      const oldest = this.heldHints.keys().next();
-      if (!oldest.done) this.heldHints.delete(oldest.value);
-    }
-    this.heldHints.delete(key);
     this.heldHints.set(key, until);
   }
 

@@ -6,6 +6,7 @@
 // CASPaxos underneath, and a coordinator that does not answer is bypassed.
 // Long because forwarding, the coordinator's FIFO grants and the bypass on
 // silence share the per-key state; rendezvous hashing is in its own file.
+import { BoundedMap } from "../util/bounded-map.js";
 import { decodeValue, encodeValue } from "../cas/value.js";
 import { isLockerError, LockerError, type LockerErrorCode } from "../errors.js";
 import type { Entry, LockOptions, LockResult, OperationOptions } from "../locker/types.js";
@@ -132,7 +133,7 @@ class KeyAffinity implements Affinity {
   private readonly mode: "always" | "contended" | "never";
   private readonly contendedForMs: number;
   /** "contended" mode: key → until when it is forwarded (insertion order is age; bounded by maxTrackedKeys). */
-  private readonly forwardUntil = new Map<string, number>();
+  private readonly forwardUntil: BoundedMap<string, number>;
   /** Voter → until when it is passed over (bounded by the voter count: only voters are forwarded to). */
   private readonly heldOff = new Map<string, number>();
   private serving = 0;
@@ -141,7 +142,7 @@ class KeyAffinity implements Affinity {
   private readonly fairWindowMs: number;
   private readonly maxTrackedKeys: number;
   /** Key → which origins have been refused it, since when (only keys that saw a refusal). Insertion order is age. */
-  private readonly contended = new Map<string, Contention>();
+  private readonly contended: BoundedMap<string, Contention>;
   private apiView: Locker | undefined;
 
   constructor(private readonly o: AffinityOptions) {
@@ -157,6 +158,8 @@ class KeyAffinity implements Affinity {
     this.fairHoldBackMs = o.fairHoldBackMs ?? 10;
     this.fairWindowMs = o.fairWindowMs ?? 50;
     this.maxTrackedKeys = o.maxTrackedKeys ?? 10_000;
+    this.forwardUntil = new BoundedMap(this.maxTrackedKeys);
+    this.contended = new BoundedMap(this.maxTrackedKeys);
     o.channel.onRequest((m, from) => this.serve(m, from));
   }
 
@@ -379,9 +382,7 @@ class KeyAffinity implements Affinity {
   /** "contended" mode: a sign of contention keeps (or starts) forwarding the key; rethrows `e`. */
   private noteContention(key: string, e: unknown): never {
     if (this.mode === "contended" && (isLockerError(e, "locked") || isLockerError(e, "contention") || isLockerError(e, "timeout"))) {
-      this.forwardUntil.delete(key); // re-inserted last: the map's order stays oldest first
       this.forwardUntil.set(key, this.clock.now() + this.contendedForMs);
-      if (this.forwardUntil.size > this.maxTrackedKeys) this.forwardUntil.delete(this.forwardUntil.keys().next().value!);
     }
     throw e;
   }
@@ -482,7 +483,6 @@ class KeyAffinity implements Affinity {
     if (c) return c;
     c = { waiting: new Map(), parked: [] };
     this.contended.set(key, c);
-    if (this.contended.size > this.maxTrackedKeys) this.contended.delete(this.contended.keys().next().value!);
     return c;
   }
 

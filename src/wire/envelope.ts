@@ -47,6 +47,7 @@
 // duplication and delay already do and every protocol above tolerates.
 // Plain (unsealed) datagrams have no protection at all: any host on the
 // network can forge them, let alone replay them. Seal on any shared network.
+import { BoundedMap } from "../util/bounded-map.js";
 import { randomBytes } from "node:crypto";
 import { WireError } from "./errors.js";
 import { Keyring, SEAL_CIPHER_OVERHEAD_BYTES } from "./keyring.js";
@@ -100,7 +101,7 @@ export class Envelope {
   /** The replay stamp of the last datagram `unwrap` returned (undefined for plain ones); for tests and logs. */
   lastStamp: ReplayStamp | undefined;
   /** Boot id (hex) each peer address last sealed a datagram with, in recency order (bounded LRU). */
-  private readonly peerBootIds = new Map<string, string>();
+  private readonly peerBootIds = new BoundedMap<string, string>(MAX_PEER_BOOT_IDS);
 
   constructor(options: EnvelopeOptions = {}) {
     this.label = Buffer.from(options.clusterLabel ?? "", "utf8");
@@ -200,8 +201,6 @@ export class Envelope {
     if (verdict !== "ok") throw new WireError(verdict, "replayed sealed datagram");
     this.lastStamp = stamp;
     if (from !== undefined && this.peerBootIds.get(from) !== stamp.bootId) {
-      this.peerBootIds.delete(from);
-      if (this.peerBootIds.size >= MAX_PEER_BOOT_IDS) this.peerBootIds.delete(this.peerBootIds.keys().next().value!);
       this.peerBootIds.set(from, stamp.bootId);
     }
     return body;
