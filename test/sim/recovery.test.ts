@@ -248,3 +248,14 @@ test("the same without a persisted floor lets the token go backwards (the docume
   const r = await fullRestartWithClocksSetBack(false);
   t.true(r.after < r.before, `token went from ${r.before} to ${r.after}`);
 });
+
+test("no quorum because other voters sit out their quiet period: the answer names them", async (t) => {
+  const c = cluster(29);
+  for (const n of ["n2", "n3"]) {
+    c.net.crash(n);
+    c.start(n, false, { enabled: false });
+  }
+  const r = await c.settle(c.lockers.get("n1")!.lock("k", "v", { leaseMs: 100 }));
+  t.true(r instanceof LockerError && r.code === "no_quorum", String(r));
+  t.regex((r as LockerError).message, /\((n2, n3|n3, n2) in the quiet period after a restart; 2 refused/);
+});
