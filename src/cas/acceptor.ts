@@ -184,7 +184,7 @@ export class Acceptor {
     // was told about was chosen (see reconfig.ts, verification).
     const anyVersionPeek = msg.type === "peek" && msg.cfg === ANY_CONFIG_VERSION && isConfigRegister(msg.key);
     if (msg.cfg !== this.config.configVersion && !anyVersionPeek) return this.nack("config", null);
-    if (this.isQuiet(now)) return this.nack("quiet", null);
+    if (this.isQuiet(now)) return { reply: { type: "nack", reason: "quiet", promised: null, cfg: this.config.configVersion, quietLeftMs: Math.ceil(this.config.quietUntil - now) }, events: [] };
     const events: AcceptorEvent[] = [];
     let slot = this.slotOf.get(msg.key) ?? -1;
     if (slot >= 0) this.expireSlot(slot, now, events);

@@ -71,7 +71,14 @@ export type CasMessage =
       readonly lapsed: boolean;
     }
   | { readonly type: "accepted"; readonly nextPromised: boolean }
-  | { readonly type: "nack"; readonly reason: NackReason; readonly promised: Ballot | null; readonly cfg: number }
+  | {
+      readonly type: "nack";
+      readonly reason: NackReason;
+      readonly promised: Ballot | null;
+      readonly cfg: number;
+      /** With reason "quiet": how long the acceptor still sits out its quiet period (ms), so the answer can say. */
+      readonly quietLeftMs?: number;
+    }
   | { readonly type: "probe"; readonly cfg: number }
   | { readonly type: "pong"; readonly cfg: number; readonly quiet: boolean }
   /**
@@ -201,7 +208,9 @@ export const casCodec: MessageCodec<CasMessage> = {
       case "accepted":
         return [T_ACCEPTED, m.nextPromised];
       case "nack":
-        return [T_NACK, NACK_REASONS.indexOf(m.reason), m.promised?.c ?? null, m.promised?.node ?? null, m.cfg];
+        return m.quietLeftMs === undefined
+          ? [T_NACK, NACK_REASONS.indexOf(m.reason), m.promised?.c ?? null, m.promised?.node ?? null, m.cfg]
+          : [T_NACK, NACK_REASONS.indexOf(m.reason), m.promised?.c ?? null, m.promised?.node ?? null, m.cfg, m.quietLeftMs];
       case "peek":
         return [T_PEEK, m.cfg, m.key];
       case "probe":
@@ -250,10 +259,14 @@ export const casCodec: MessageCodec<CasMessage> = {
         if (typeof a[1] !== "boolean") fail("accepted flag");
         return { type: "accepted", nextPromised: a[1] };
       case T_NACK: {
-        arity(a, 5, "nack");
+        if (a.length !== 5 && a.length !== 6) fail("nack arity");
         const r = a[1];
         if (typeof r !== "number" || !Number.isInteger(r) || r < 0 || r >= NACK_REASONS.length) fail("nack reason");
-        return { type: "nack", reason: NACK_REASONS[r]!, promised: ballotOrNull(a[2], a[3], "promised ballot"), cfg: cfgVersion(a[4]) };
+        const nack = { type: "nack" as const, reason: NACK_REASONS[r]!, promised: ballotOrNull(a[2], a[3], "promised ballot"), cfg: cfgVersion(a[4]) };
+        if (a.length === 5) return nack;
+        const left = a[5];
+        if (typeof left !== "number" || !Number.isInteger(left) || left < 0 || left > CODEC_MAX_LEASE_MS) fail("quiet time left");
+        return { ...nack, quietLeftMs: left };
       }
       case T_PEEK:
         arity(a, 3, "peek");

@@ -587,7 +587,7 @@ export class CasNode {
           }
           throw unknownOrNoQuorum(
             outcome.refusals > 0
-              ? `fewer than a majority of voters answered (${outcome.quiet && outcome.quiet.length > 0 ? `${outcome.quiet.join(", ")} in the quiet period after a restart; ` : ""}${outcome.refusals} refused: quiet period, full or other configuration)`
+              ? `fewer than a majority of voters answered (${outcome.quiet && outcome.quiet.length > 0 ? `${outcome.quiet.map((q) => (q.leftMs === undefined ? q.voter : `${q.voter} for ${Math.ceil(q.leftMs / 1000)} s more`)).join(", ")} in the quiet period after a restart; ` : ""}${outcome.refusals} refused: quiet period, full or other configuration)`
               : "fewer than a majority of voters answered within the time budget",
             { refusals: outcome.refusals },
           );

@@ -124,7 +124,7 @@ export type RoundOutcome =
    */
   | { readonly kind: "superseded" }
   /** Fewer than a majority answered; `refusals` counts quiet / full / config refusals among them. */
-  | { readonly kind: "no_quorum"; readonly refusals: number; readonly quiet?: readonly string[] }
+  | { readonly kind: "no_quorum"; readonly refusals: number; readonly quiet?: ReadonlyArray<{ readonly voter: string; readonly leftMs?: number }> }
   /** A voter runs a newer configuration. */
   | { readonly kind: "config"; readonly cfg: number };
 
@@ -207,7 +207,7 @@ export class ProposerRound {
   private readonly failed = new Set<string>();
   private refusals = 0;
   /** Voters that refused because they sit out their quiet period (named in the answer). */
-  private readonly quietVoters = new Set<string>();
+  private readonly quietVoters = new Map<string, number | undefined>();
   private conflicted = false;
   private seen: Ballot | null = null;
   private pending: Pending | null = null;
@@ -283,7 +283,7 @@ export class ProposerRound {
         return this.finish({ kind: "config", cfg: reply.cfg });
       } else {
         this.refusals++;
-        if (reply.reason === "quiet") this.quietVoters.add(from);
+        if (reply.reason === "quiet") this.quietVoters.set(from, reply.quietLeftMs);
       }
       if (phase === "accept") this.acceptNacks++;
       this.failed.add(from);
@@ -352,7 +352,7 @@ export class ProposerRound {
 
   /** The operation's time is up: end the round as it stands. */
   abandon(): void {
-    if (this.phase !== "done") this.finish({ kind: "no_quorum", refusals: this.refusals, quiet: [...this.quietVoters] });
+    if (this.phase !== "done") this.finish({ kind: "no_quorum", refusals: this.refusals, quiet: [...this.quietVoters].map(([voter, leftMs]) => (leftMs === undefined ? { voter } : { voter, leftMs })) });
   }
 
   private answered(): number {
@@ -371,7 +371,7 @@ export class ProposerRound {
       return [];
     }
     if (this.conflicted) return this.finish({ kind: "conflict", seen: this.seen });
-    return this.finish({ kind: "no_quorum", refusals: this.refusals, quiet: [...this.quietVoters] });
+    return this.finish({ kind: "no_quorum", refusals: this.refusals, quiet: [...this.quietVoters].map(([voter, leftMs]) => (leftMs === undefined ? { voter } : { voter, leftMs })) });
   }
 
   /** A majority promised: work out the current state and what to write. */

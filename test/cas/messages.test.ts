@@ -52,6 +52,7 @@ const message: fc.Arbitrary<CasMessage> = fc.oneof(
   ),
   fc.record({ type: fc.constant("accepted" as const), nextPromised: fc.boolean() }),
   fc.record({ type: fc.constantFrom("nack" as const), reason: fc.constantFrom("promised" as const, "quiet" as const, "config" as const, "full" as const, "ballot" as const), promised: fc.option(ballot, { nil: null }), cfg }),
+  fc.record({ type: fc.constant("nack" as const), reason: fc.constant("quiet" as const), promised: fc.constant(null), cfg, quietLeftMs: fc.nat({ max: 2 ** 31 - 1 }) }),
   fc.record({ type: fc.constant("probe" as const), cfg }),
   fc.record({ type: fc.constant("peek" as const), cfg, key }),
   fc.record({ type: fc.constant("pong" as const), cfg, quiet: fc.boolean() }),
