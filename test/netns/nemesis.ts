@@ -13,7 +13,9 @@
 //
 // Used by test/netns/nemesis.test.ts (a short schedule in CI) and by
 // `npm run nemesis -- --minutes N --seed S` (test/netns/nemesis-cli.ts).
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { HistoryRecorder, outcomeOfErrorCode, type CheckOptions, type HistoryOp, type OpName, type Outcome, type Verdict } from "../sim/checker.js";
 import { isLockerErrorCode } from "../../src/errors.js";
@@ -33,8 +35,8 @@ const FAKETIME_LIB = (() => {
 })();
 
 /** Each operation's budget (also the agent's --max-lease bounds the quiet period of a restarted voter). */
-const OP_TIMEOUT_MS = 3000;
-const PAUSE_MS = LEASE_MS + 1500;
+export const OP_TIMEOUT_MS = 3000;
+export const PAUSE_MS = LEASE_MS + 1500;
 const MAX_LEASE = "5s";
 const nameOf = (h: Host): string => `${h.name}:7946`;
 
@@ -249,6 +251,9 @@ export async function runNemesis(lan: Lan, o: NemesisOptions): Promise<NemesisRe
   for (const a of current.values()) if (a.running) a.resume();
 
   const history = recorder.ops;
+  // Kept for replaying the checker on it (node dist/test/netns/nemesis-recheck.js FILE).
+  const historyFile = saveHistory(history, o.seed);
+  o.log(`history saved in ${historyFile}`);
   // A paused voter applies what it holds when it resumes: the longest a grant can land after its answer.
   const verdict = await checkWithLargeStack(history, { grantSlackMs: PAUSE_MS + OP_TIMEOUT_MS + 1000, driftFactor: 0.01, maxSearchSteps: 20_000_000 });
   const counts: Record<string, number> = {};
@@ -266,11 +271,28 @@ export async function runNemesis(lan: Lan, o: NemesisOptions): Promise<NemesisRe
   return { history, windows, verdict, counts, latency };
 }
 
-/** checkHistory in a worker with a 1 GB stack (its search recurses once per operation of a key). */
-export function checkWithLargeStack(history: readonly HistoryOp[], options: CheckOptions): Promise<Verdict> {
+/** Writes the history as JSON under test-artifacts/nemesis/; returns the file. */
+export function saveHistory(history: readonly HistoryOp[], seed: number): string {
+  const dir = join(fileURLToPath(new URL("../../../", import.meta.url)), "test-artifacts", "nemesis");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `history-seed-${seed}-${Date.now()}.json`);
+  writeFileSync(file, JSON.stringify(history, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v)));
+  return file;
+}
+
+/** How long the checker may search before it is stopped and the verdict is "inconclusive" (the history is saved). */
+export const CHECK_BUDGET_MS = 120_000;
+
+/** checkHistory in a worker with a 1 GB stack (its search recurses once per operation of a key), stopped after `budgetMs`. */
+export function checkWithLargeStack(history: readonly HistoryOp[], options: CheckOptions, budgetMs = CHECK_BUDGET_MS): Promise<Verdict> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL("./check-worker.js", import.meta.url), { workerData: { history, options }, resourceLimits: { stackSizeMb: 1024, maxOldGenerationSizeMb: 4096 } });
+    const timer = setTimeout(() => {
+      void worker.terminate();
+      reject(new Error(`the checker did not finish within ${budgetMs / 1000} s (a violation makes it search everything; replay it on the saved history)`));
+    }, budgetMs);
     worker.once("message", (v: Verdict) => {
+      clearTimeout(timer);
       resolve(v);
       void worker.terminate();
     });
