@@ -22,6 +22,9 @@ test("HTTP answers map to the checker's outcomes", (t) => {
   t.like(outcomeOf("lock", 503, { error: "no_quorum" }, 0), { kind: "void", code: "no_quorum" });
   t.like(outcomeOf("lock", 504, { error: "timeout" }, 0), { kind: "unknown", code: "timeout" });
   t.like(outcomeOf("lock", 502, {}, 0), { kind: "unknown", code: "http 502" });
+  // A restarted agent that has no node yet did nothing; any other unavailable may have.
+  t.like(outcomeOf("lock", 503, { error: "unavailable", message: "the node is starting: bootstrapping: 2 of 5 voters" }, 0), { kind: "void", code: "starting" });
+  t.like(outcomeOf("lock", 503, { error: "unavailable", message: "locker is closed" }, 0), { kind: "unknown", code: "unavailable" });
 });
 
 test("two holders inside each other's safe window: a violation", async (t) => {

@@ -422,18 +422,6 @@ function isModelled(op: HistoryOp): boolean {
   return op.op === "lock" || op.op === "update" || op.op === "extendLease" || op.op === "release";
 }
 
-/** A 64-bit FNV-1a hash as a 13-character string (collisions among millions of states: ~1e-7). */
-function hash64(s: string): string {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193 ^ s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-  }
-  return (h1 >>> 0).toString(36) + ":" + (h2 >>> 0).toString(36);
-}
-
 function checkKeyLinearizable(ops: HistoryOp[], driftFactor: number, grantSlackMs: number, maxSteps: number): SearchResult {
   const outside = ops
     .filter((op) => !isModelled(op) && op.outcome.kind !== "ok" && op.outcome.code !== "invalid" && isQuorumOp(op))
@@ -456,19 +444,47 @@ function checkKeyLinearizable(ops: HistoryOp[], driftFactor: number, grantSlackM
   let exhausted = false;
   let definiteDone = 0;
 
-  const maskKey = (): string => {
-    let out = "";
-    for (let i = 0; i < n; i += 6) {
-      let c = 0;
-      for (let j = 0; j < 6 && i + j < n; j++) c |= done[i + j]! << j;
-      out += String.fromCharCode(48 + c);
-    }
-    return out;
+  // The placed set, hashed incrementally (Zobrist: a random 2×32-bit value per
+  // operation, XORed in and out), so a step costs O(window) rather than O(n).
+  const zobA = new Int32Array(n);
+  const zobB = new Int32Array(n);
+  let seed = 0x9e3779b9 ^ n;
+  const next32 = (): number => {
+    // xorshift32: fixed, so a history always checks the same way.
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed | 0;
+  };
+  for (let i = 0; i < n; i++) {
+    zobA[i] = next32();
+    zobB[i] = next32();
+  }
+  let hashA = 0;
+  let hashB = 0;
+  /** Index of the first operation not placed yet (items are sorted by invocation). */
+  let firstOpen = 0;
+  const place = (i: number): void => {
+    done[i] = 1;
+    hashA ^= zobA[i]!;
+    hashB ^= zobB[i]!;
+    if (i === firstOpen) while (firstOpen < n && done[firstOpen]) firstOpen++;
+  };
+  const unplace = (i: number): void => {
+    done[i] = 0;
+    hashA ^= zobA[i]!;
+    hashB ^= zobB[i]!;
+    if (i < firstOpen) firstOpen = i;
   };
 
+  // The earliest response among operations not placed: nothing invoked after it can come before it.
   const limitOf = (): number => {
     let limit = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < n; i++) if (!done[i] && items[i]!.respMs < limit) limit = items[i]!.respMs;
+    for (let i = firstOpen; i < n; i++) {
+      const p = items[i]!;
+      if (p.op.invokeMs > limit) break; // every later one responds later still (response ≥ invocation)
+      if (!done[i] && p.respMs < limit) limit = p.respMs;
+    }
     return limit;
   };
 
@@ -481,17 +497,15 @@ function checkKeyLinearizable(ops: HistoryOp[], driftFactor: number, grantSlackM
     }
     if (!best || definiteDone > best.definiteDone) best = { path: [...path], s, T, definiteDone };
     const limit = limitOf();
-    for (let i = 0; i < n; i++) {
+    for (let i = firstOpen; i < n; i++) {
       if (done[i]) continue;
       const p = items[i]!;
       if (p.op.invokeMs > limit) break;
       const r = model.step(s, T, p, Math.min(limit, p.respMs));
       if (typeof r === "string") continue;
       for (const b of r) {
-        done[i] = 1;
-        // Hashed (two 32-bit FNV-1a lanes): a key of thousands of operations is
-        // ~1 KB as text, and millions of them exhausted the checker's heap.
-        const k = hash64(`${maskKey()}|${stateKey(b.next, b.t)}`);
+        place(i);
+        const k = `${hashA}:${hashB}|${stateKey(b.next, b.t)}`;
         if (!seen.has(k)) {
           seen.add(k);
           if (p.definite) definiteDone++;
@@ -500,11 +514,11 @@ function checkKeyLinearizable(ops: HistoryOp[], driftFactor: number, grantSlackM
           path.pop();
           if (p.definite) definiteDone--;
           if (found) {
-            done[i] = 0;
+            unplace(i);
             return true;
           }
         }
-        done[i] = 0;
+        unplace(i);
         if (exhausted) return false;
       }
     }
