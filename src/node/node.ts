@@ -22,7 +22,7 @@ import type { Replicator } from "../replication/replicator.js";
 import { bytesCodec, type Transport } from "../transport/transport.js";
 import { ChannelId, type Address } from "../transport/types.js";
 import { createUdpTransport, parseHostPort } from "../transport/udp.js";
-import { SystemClock, type Clock } from "../util/clock.js";
+import { SystemClock, type Clock, type TimerHandle } from "../util/clock.js";
 import { cryptoSeededRandom, type Random } from "../util/random.js";
 import { Keyring } from "../wire/keyring.js";
 import { chooseAdvertiseAddress, isLoopback } from "./advertise.js";
@@ -423,6 +423,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
     // Metadata: the application's fields, the configuration advert, this node's readiness.
     let adopted: unknown = null;
     let advertisedReady: { ok: boolean; why?: string } | undefined;
+    let readinessTimer: TimerHandle | undefined;
     const publishMeta = (): void => {
       try {
         membership.updateMeta({ ...withAdvert(options.meta, adopted), ...(advertisedReady ? { ready: advertisedReady } : {}) });
@@ -517,6 +518,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
           attached.close();
           gate.close();
           rejoiner.close();
+          clock.clearTimer(readinessTimer);
           await beacon?.close();
           beacon = undefined;
           if (o.leave !== false) await membership.leave().catch((e: unknown) => logger?.debug({ err: (e as Error).message }, "could not announce the leave; the others will find this node dead"));
@@ -532,14 +534,17 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
       throw conflictError;
     }
     // Every member shows every other's readiness (and why not): checked each second, gossiped on change.
-    const readinessTimer = setInterval(() => {
-      if (closed) return clearInterval(readinessTimer);
+    const advertiseReadiness = (): void => {
+      readinessTimer = undefined;
+      if (closed) return;
       const next = advertisedReadiness(built.readiness());
-      if (advertisedReady?.ok === next.ok && advertisedReady.why === next.why) return;
-      advertisedReady = next;
-      publishMeta();
-    }, 1000);
-    readinessTimer.unref();
+      if (advertisedReady?.ok !== next.ok || advertisedReady.why !== next.why) {
+        advertisedReady = next;
+        publishMeta();
+      }
+      readinessTimer = clock.setTimer(1000, advertiseReadiness);
+    };
+    advertiseReadiness();
     node = built;
     return built;
   })();
