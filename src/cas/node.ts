@@ -251,7 +251,7 @@ export class CasNode {
     if (address === undefined) return Promise.reject(new LockerError("invalid", `unknown voter ${voter}`));
     try {
       return this.o.channel
-        .request(address, msg, { timeoutMs, attemptTimeoutMs: Math.min(this.o.requestAttemptTimeoutMs, timeoutMs), retries: Math.ceil(timeoutMs / Math.max(1, this.o.requestAttemptTimeoutMs)) + 1 })
+        .request(address, msg, this.attemptsWithin(timeoutMs))
         .then((m) => {
           if (m.type === "fenced") return m;
           throw new LockerError("unavailable", `unexpected ${m.type} reply from ${voter}`);
@@ -787,7 +787,7 @@ export class CasNode {
     const timeoutMs = Math.max(1, deadline - this.o.clock.now());
     try {
       return this.o.channel
-        .request(this.voterAddress.get(voter) ?? voter, msg, { timeoutMs, attemptTimeoutMs: Math.min(this.o.requestAttemptTimeoutMs, timeoutMs), retries: Math.ceil(timeoutMs / Math.max(1, this.o.requestAttemptTimeoutMs)) + 1 })
+        .request(this.voterAddress.get(voter) ?? voter, msg, this.attemptsWithin(timeoutMs))
         .then((m) => {
           if (m.type === "promise" || m.type === "nack") return m;
           throw new LockerError("unavailable", `unexpected ${m.type} reply from ${voter}`);
@@ -795,6 +795,11 @@ export class CasNode {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /** Transport options of one request with a budget: attempts of requestAttemptTimeoutMs (the budget bounds them; the retry count only caps them). */
+  private attemptsWithin(timeoutMs: number): { timeoutMs: number; attemptTimeoutMs: number; retries: number } {
+    return { timeoutMs, attemptTimeoutMs: Math.min(this.o.requestAttemptTimeoutMs, timeoutMs), retries: Math.ceil(timeoutMs / Math.max(1, this.o.requestAttemptTimeoutMs)) + 1 };
   }
 
   /** One request to a voter; this node's own acceptor is called directly (asynchronously, like the network). */
@@ -810,12 +815,7 @@ export class CasNode {
     const timeoutMs = Math.max(1, deadline - this.o.clock.now());
     let reply: Promise<CasMessage>;
     try {
-      reply = this.o.channel.request(address, msg, {
-        timeoutMs,
-        attemptTimeoutMs: Math.min(this.o.requestAttemptTimeoutMs, timeoutMs),
-        // The budget bounds the attempts; this only caps them.
-        retries: Math.ceil(timeoutMs / Math.max(1, this.o.requestAttemptTimeoutMs)) + 1,
-      });
+      reply = this.o.channel.request(address, msg, this.attemptsWithin(timeoutMs));
     } catch (e) {
       return Promise.reject(e);
     }
