@@ -249,6 +249,33 @@ test("an answer lost after the forwarded lock took effect: the caller gets `time
   for (const l of lockers) await l.close();
 });
 
+for (const next of ["nobody", "bob"] as const) {
+  test(`an answer lost after the forwarded release took effect (then ${next === "bob" ? "bob locks the key" : "the key stays free"}): the caller gets \`timeout\`, never ${next === "bob" ? "`mismatch`" : "`not_found`"} for its own release`, async (t) => {
+    const { clock, net, lockers, affinities, at } = cluster(5);
+    const key = keyCoordinatedBy("n2");
+    const a = affinities[at("n1")]!;
+    await settle(clock, a.lock(key, "alice", { leaseMs: 8000 }));
+    // n2 runs the release but n1 never hears its answer; n1 then runs the release itself.
+    net.block("n2", "n1");
+    const release = a.release(key, "alice").then(() => undefined, (err: unknown) => err);
+    let bobLocked = false;
+    if (next === "bob") {
+      // While n1 still waits for n2's answer, bob (on n3) takes the key the release freed.
+      void settle(clock, affinities[at("n3")]!.lock(key, "bob", { leaseMs: 8000 })).then(() => (bobLocked = true));
+    }
+    const e = await settle(clock, release);
+    t.is(bobLocked, next === "bob");
+    // \`mismatch\` or \`not_found\` would say "nothing changed" while alice's lease (to 8 s) looked live beside bob's.
+    t.true(isLockerError(e, "timeout"), String(e));
+    t.is(a.stats.unansweredFallbacks, 1);
+    net.heal();
+    // A retry (as after any timeout) answers definitely: the value is not held.
+    const again = await settle(clock, a.release(key, "alice").then(() => undefined, (err: unknown) => err));
+    t.true(isLockerError(again, next === "bob" ? "mismatch" : "not_found"), String(again));
+    for (const l of lockers) await l.close();
+  });
+}
+
 test("a forward that was not answered but whose fallback wins is a real success", async (t) => {
   const { clock, net, lockers, affinities, at } = cluster(4);
   const key = keyCoordinatedBy("n2");
