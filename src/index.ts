@@ -22,7 +22,8 @@ export { startNode, openNode, DEFAULT_CLUSTER_LABEL } from "./node/node.js";
 export type { LockerNode, NodeOptions, StartingNode, DiscoveryOptions } from "./node/node.js";
 export type { Readiness } from "./node/readiness.js";
 // Replication, catch-up and voter changes; the `expect: N` bootstrap; LAN discovery.
-export { Configurator, Replicator } from "./replication/index.js";
-export type { VoterConfig } from "./replication/index.js";
+export { Configurator } from "./cluster/index.js";
+export type { VoterConfig } from "./cluster/index.js";
+export { Replicator } from "./replication/index.js";
 export { bootstrapExpect } from "./bootstrap/expect.js";
 export { MulticastBeacon } from "./discovery/multicast.js";

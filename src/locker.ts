@@ -366,6 +366,14 @@ export class Locker extends EventEmitter<LockerEventMap> {
     return this.view.entryOf(key, r);
   }
 
+  /** Reconfiguration hook (src/cluster/configurator.ts); a demoted voter's view keeps what its acceptor held until a snapshot comes. */
+  applyConfiguration(version: number, voters: readonly VoterSpec[]): "promoted" | "demoted" | "unchanged" | "stale" {
+    const leaving = this.node.isVoter && !voters.some((v) => v.name === this.name) ? this.node.liveEntries("") : [];
+    const change = this.node.applyConfiguration(version, voters);
+    if (change === "demoted") for (const [k, r] of leaving) this.applyReplicated(k, r, "changed");
+    return change;
+  }
+
   /**
    * Replication hook (src/replication): `listener` sees every event of this
    * node's acceptor (accepted changes and local expiries), including changes

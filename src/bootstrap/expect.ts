@@ -15,7 +15,7 @@
 // bootstrap; the driver then fails with a clear error after its timeout.
 import { LockerError } from "../errors.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
-import { normalizeConfig, type VoterConfig } from "../replication/messages.js";
+import { normalizeConfig, type VoterConfig } from "../cluster/config.js";
 
 /** What one member advertises for the bootstrap. */
 export interface ExpectAdvert {

@@ -181,7 +181,7 @@ export class Acceptor {
     }
     // A peek of a configuration register is answered under any version: it
     // changes nothing, and it is how a node checks that a configuration it
-    // was told about was chosen (see reconfig.ts, verification).
+    // was told about was chosen (see src/cluster/configurator.ts, verification).
     const anyVersionPeek = msg.type === "peek" && msg.cfg === ANY_CONFIG_VERSION && isConfigRegister(msg.key);
     if (msg.cfg !== this.config.configVersion && !anyVersionPeek) return this.nack("config", null);
     if (this.isQuiet(now)) return { reply: { type: "nack", reason: "quiet", promised: null, cfg: this.config.configVersion, quietLeftMs: Math.ceil(this.config.quietUntil - now) }, events: [] };
@@ -391,7 +391,7 @@ export class Acceptor {
 
   /**
    * Every key this acceptor holds state for (live, dead not yet forgotten, or
-   * only promised). Added for replication (src/replication/reconfig.ts): a
+   * only promised). Added for reconfiguration (src/cluster/configurator.ts): a
    * reconfiguration rewrites each of them under the new configuration.
    */
   keyNames(): IterableIterator<string> {

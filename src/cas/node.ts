@@ -12,7 +12,7 @@ import type { Clock, TimerHandle } from "../util/clock.js";
 import { DeadlineTimer } from "../util/deadline-timer.js";
 import { backoffDelayMs } from "../transport/backoff.js";
 import type { Random } from "../util/random.js";
-import { Acceptor, type AcceptorEvent } from "./acceptor.js";
+import { Acceptor, type AcceptorEvent, type LocalRecord } from "./acceptor.js";
 import { ballotToString, HybridLogicalClock, type Ballot } from "./ballot.js";
 import { isCasRequest, type CasMessage, type CasReply, type CasRequest, type FenceReply, type FenceRequest } from "./messages.js";
 import { PersistedFloor, type BallotFloorStore } from "./floor-store.js";
@@ -55,7 +55,7 @@ export interface CasNodeOptions {
   /** Local view events of this node's acceptor. */
   onAcceptorEvents: (events: AcceptorEvent[]) => void;
   /**
-   * Reconfiguration hook (src/replication/reconfig.ts): a request carried a
+   * Reconfiguration hook (src/cluster/configurator.ts): a request carried a
    * configuration version newer than this node's; the hook fetches it.
    */
   onNewerConfig?: (version: number, from: Address) => void;
@@ -280,6 +280,29 @@ export class CasNode {
   /** Whether this node's own acceptor is still in its quiet period. */
   get quiet(): boolean {
     return this.acceptor ? this.acceptor.isQuiet(this.o.clock.now()) : false;
+  }
+
+  // ---- what the layers above read of this node's acceptor (never the acceptor itself) ----
+
+  /**
+   * Every key this node's acceptor holds state for (live, dead not yet
+   * forgotten, only promised), for a reconfiguration's rewrite and a
+   * restarted voter's key listing; undefined when this node is no voter or
+   * its acceptor is quiet (restarted with memory lost: its listing is incomplete).
+   */
+  heldKeyNames(): string[] | undefined {
+    return this.acceptor && !this.quiet ? [...this.acceptor.keyNames()] : undefined;
+  }
+
+  /** Live records of this node's acceptor whose key starts with `prefix` (none on a non-voter). O(keys). */
+  liveEntries(prefix: string, limit = Number.MAX_SAFE_INTEGER): Array<[string, LocalRecord]> {
+    return this.acceptor ? this.acceptor.entries(prefix, this.o.clock.now(), limit) : [];
+  }
+
+  /** The state this node's acceptor accepted for `key` (what replication pushes), or undefined if none. */
+  acceptedState(key: string): { accepted: Ballot; origin: Ballot | null; record: LocalRecord | null } | undefined {
+    const s = this.acceptor?.inspect(key);
+    return s && s.accepted ? { accepted: s.accepted, origin: s.origin, record: s.record } : undefined;
   }
 
   /** Runs one operation on a key: queued behind earlier ones on the same key from this node. */
@@ -877,7 +900,7 @@ export class CasNode {
   }
 
   /**
-   * Reconfiguration hook (src/replication/reconfig.ts): switches to a newer
+   * Reconfiguration hook (src/cluster/configurator.ts): switches to a newer
    * voter configuration. Rounds already running finish under the old one (the
    * acceptors refuse them once they run the new version; the operation then
    * retries). A node that becomes a voter starts an empty acceptor, which

@@ -47,7 +47,7 @@
 // Reconfiguration: the argument covers values chosen under the running
 // configuration. A value chosen under the previous one is covered only once
 // the running one is settled (its rewrite re-chose every key under it), so
-// recovery waits for that (the gate, from src/replication/reconfig.ts).
+// recovery waits for that (the gate, from src/cluster/configurator.ts).
 import { LockerError } from "../errors.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Random } from "../util/random.js";

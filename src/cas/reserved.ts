@@ -1,6 +1,6 @@
 // Keys the cluster keeps for itself (clients cannot use a key that starts
 // with NUL): the registers that record which voter configuration follows
-// which (src/replication/reconfig.ts).
+// which (src/cluster/configurator.ts).
 /** Prefix of the registers of agreed voter configurations. */
 export const CONFIG_KEY = "\u0000locker/config";
 

@@ -17,7 +17,7 @@ import { decodeValue } from "../cas/value.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Entry, LockerEventMap } from "./types.js";
 
-/** Keys reserved for the cluster itself (src/replication/reconfig.ts): never shown to clients. */
+/** Keys reserved for the cluster itself (src/cluster/configurator.ts): never shown to clients. */
 export function isReservedKey(key: string): boolean {
   return key.charCodeAt(0) === 0;
 }

@@ -13,7 +13,7 @@ export function checkKey(key: unknown, limits: Pick<LockerLimits, "maxKeyBytes">
   if (n === 0) throw new LockerError("invalid", "key must not be empty");
   if (n > limits.maxKeyBytes) throw new LockerError("invalid", `key is ${n} bytes; the limit is ${limits.maxKeyBytes} (UTF-8)`);
   // Keys starting with NUL are reserved for the cluster itself (the voter
-  // configuration, src/replication/reconfig.ts): a client must not forge them.
+  // configuration, src/cluster/configurator.ts): a client must not forge them.
   if (key.charCodeAt(0) === 0) throw new LockerError("invalid", "keys starting with a NUL character are reserved");
   return key;
 }

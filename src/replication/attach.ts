@@ -9,8 +9,10 @@ import type { Transport } from "../transport/transport.js";
 import { ChannelId, type Address, type Channel } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Random } from "../util/random.js";
-import { replCodec, type ReplMessage, type VoterConfig } from "./messages.js";
-import { Configurator } from "./reconfig.js";
+import { CONFIG_REQUEST, Configurator, votingNodeOf } from "../cluster/configurator.js";
+import type { VoterConfig } from "../cluster/config.js";
+import { configPeersOver } from "./config-peers.js";
+import { replCodec, type ReplMessage } from "./messages.js";
 import { Replicator, type PeerSpec, type ReplicationPeers } from "./replicator.js";
 import { lockerChangeSource, lockerSink } from "./source.js";
 
@@ -84,8 +86,8 @@ export function attachReplication(o: AttachOptions): Attached {
   let replicator: Replicator | undefined;
   const configurator = new Configurator({
     name: o.name,
-    locker,
-    channel,
+    voting: votingNodeOf(locker),
+    peers: configPeersOver(channel, CONFIG_REQUEST),
     clock,
     members: alive,
     addressOf: reach,

@@ -4,5 +4,5 @@ export * from "./messages.js";
 export * from "./store.js";
 export * from "./source.js";
 export * from "./replicator.js";
-export * from "./reconfig.js";
+export * from "./config-peers.js";
 export * from "./attach.js";

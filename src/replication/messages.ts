@@ -8,6 +8,7 @@ import { MAX_BALLOT_COUNTER, MAX_NODE_NAME_BYTES } from "../cas/ballot.js";
 import { CODEC_MAX_KEY_BYTES, CODEC_MAX_LEASE_MS, CODEC_MAX_VALUE_BYTES, MAX_CONFIG_VERSION } from "../cas/messages.js";
 import type { MessageCodec } from "../transport/types.js";
 import { WireError } from "../wire/errors.js";
+import { decodeConfig, encodeConfig, type VoterConfig } from "../cluster/config.js";
 
 /** A key's state as a voter holds it, carried to a replica. */
 export interface ReplicatedRecord {
@@ -26,13 +27,6 @@ export interface ChangeEntry {
   /** The write id of this state when it is a write-back of an earlier change (CasMessage accept.origin); null: the ballot itself. */
   readonly origin: Ballot | null;
   readonly record: ReplicatedRecord | null;
-}
-
-/** A voter configuration: who votes, at which version. */
-export interface VoterConfig {
-  readonly version: number;
-  /** Sorted by name; names are unique. */
-  readonly voters: ReadonlyArray<{ readonly name: string; readonly address: string }>;
 }
 
 export type ReplMessage =
@@ -55,9 +49,6 @@ export type ReplMessage =
 
 /** Bound on entries or keys in one message (far above what fits a datagram; a decoder bound, not a tuning knob). */
 export const MAX_ENTRIES_PER_MESSAGE = 4096;
-/** Bound on voters in one configuration. */
-export const MAX_VOTERS = 31;
-export const MAX_ADDRESS_BYTES = 256;
 /**
  * Bound on a snapshot's or key listing's page count. A client pages through
  * `pages` requests, so a forged count of 2^32 − 1 would keep it asking for
@@ -151,26 +142,6 @@ function decodeEntry(x: unknown): ChangeEntry {
   return { key: key(a[0]), ballot, origin, record: { value: Uint8Array.from(value), token, remainingMs } };
 }
 
-function encodeConfig(c: VoterConfig): unknown[] {
-  return [c.version, c.voters.map((v) => [v.name, v.address])];
-}
-
-export function decodeConfig(x: unknown): VoterConfig {
-  const a = list(x, "config", 2);
-  arity(a, 2, "config");
-  const version = cfgVersion(a[0], "config version");
-  const voters = list(a[1], "voters", MAX_VOTERS).map((v) => {
-    const p = list(v, "voter", 2);
-    arity(p, 2, "voter");
-    const address = p[1];
-    if (typeof address !== "string" || address.length === 0 || Buffer.byteLength(address) > MAX_ADDRESS_BYTES) fail("voter address");
-    return { name: name(p[0], "voter name"), address };
-  });
-  if (voters.length === 0) fail("no voters");
-  for (let i = 1; i < voters.length; i++) if (!(voters[i - 1]!.name < voters[i]!.name)) fail("voters not sorted by unique name");
-  return { version, voters };
-}
-
 export const replCodec: MessageCodec<ReplMessage> = {
   encode(m: ReplMessage): unknown {
     switch (m.type) {
@@ -238,12 +209,3 @@ export const replCodec: MessageCodec<ReplMessage> = {
   },
 };
 
-/** Sorts and validates a configuration built locally (same rules as the decoder). */
-export function normalizeConfig(version: number, voters: ReadonlyArray<{ name: string; address: string }>): VoterConfig {
-  const sorted = [...voters].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-  return decodeConfig(encodeConfig({ version, voters: sorted }));
-}
-
-export function configsEqual(a: VoterConfig, b: VoterConfig): boolean {
-  return a.version === b.version && a.voters.length === b.voters.length && a.voters.every((v, i) => v.name === b.voters[i]!.name && v.address === b.voters[i]!.address);
-}

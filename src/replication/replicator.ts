@@ -25,7 +25,8 @@ import { PagedSessions, paginate } from "../util/paged-sessions.js";
 import { DeadlineTimer } from "../util/deadline-timer.js";
 import type { Random } from "../util/random.js";
 import { encodeCbor } from "../wire/cbor.js";
-import { encodeEntry, type ChangeEntry, type ReplMessage, type VoterConfig } from "./messages.js";
+import type { ConfigHandler } from "../cluster/configurator.js";
+import { encodeEntry, type ChangeEntry, type ReplMessage } from "./messages.js";
 import type { ChangeSource, ReplicaSink } from "./source.js";
 import { ReplicaStore, type ReplicaStoreStats, type StoreChange } from "./store.js";
 
@@ -46,15 +47,6 @@ export interface ReplicationPeers {
   isVoter(name: string): boolean;
 }
 
-/** Handlers for the configuration messages (src/replication/reconfig.ts). */
-export interface ConfigHandler {
-  current(): VoterConfig;
-  /** A coordinator asks this node to activate `config`; resolves once done. */
-  activate(config: VoterConfig, from: Address): Promise<void> | void;
-  /** A message showed that some node runs configuration version `version`, newer than ours. */
-  newerSeen(version: number, from: Address): void;
-}
-
 export interface ReplicatorOptions {
   name: string;
   channel: Channel<ReplMessage>;
@@ -63,6 +55,7 @@ export interface ReplicatorOptions {
   source: ChangeSource;
   sink: ReplicaSink;
   peers: ReplicationPeers;
+  /** Handles the configuration messages this channel carries (src/cluster/configurator.ts). */
   config?: ConfigHandler;
   /**
    * Interval of the housekeeping tick: new and gone replicas, snapshot pulls,

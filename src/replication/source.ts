@@ -40,8 +40,8 @@ export function lockerChangeSource(locker: Locker): ChangeSource {
       });
     },
     entry(key, now) {
-      const s = locker.cas.acceptor?.inspect(key);
-      if (!s || !s.accepted) return undefined;
+      const s = locker.cas.acceptedState(key);
+      if (!s) return undefined;
       const r = s.record;
       // Whole ms rounded down, so a replica's copy never outlives the voter's.
       const remainingMs = r ? Math.floor(r.expiresAt - now) : 0;
@@ -50,16 +50,14 @@ export function lockerChangeSource(locker: Locker): ChangeSource {
       const origin = s.origin && !ballotEquals(s.origin, ballot) ? s.origin : null;
       return { key, ballot, origin, record: r && remainingMs > 0 ? { value: r.value, token: r.token, remainingMs } : null };
     },
-    liveKeys(now) {
-      const a = locker.cas.acceptor;
-      return a ? a.entries("", now, Number.MAX_SAFE_INTEGER).map(([k]) => k) : [];
+    liveKeys() {
+      return locker.cas.liveEntries("").map(([k]) => k);
     },
     allKeys() {
-      const a = locker.cas.acceptor;
-      return a ? [...a.keyNames()] : [];
+      return locker.cas.heldKeyNames() ?? [];
     },
     get active() {
-      return locker.cas.acceptor !== null;
+      return locker.cas.isVoter;
     },
     get quiet() {
       return locker.cas.quiet;

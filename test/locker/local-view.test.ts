@@ -124,7 +124,7 @@ test("reserved (NUL-prefixed) keys are not counted as live leases nor listed, on
   const [n1, , , n4] = c.lockers as [Locker, Locker, Locker, Locker];
   const acquired: string[] = [];
   n1.on("acquired", (e) => acquired.push(e.key));
-  // Reconfiguration's own keys, written as src/replication/reconfig.ts writes them (straight through the CAS node).
+  // Reconfiguration's own keys, written as src/cluster/configurator.ts writes them (straight through the CAS node).
   for (const k of ["\u0000locker/config", "\u0000locker/next/1"]) {
     await settle(clock, n1.cas.execute(k, { kind: "lock", value: encodeValue({ version: 2 }), leaseMs: LEASE_MS }, 1000));
   }

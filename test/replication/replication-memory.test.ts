@@ -6,7 +6,7 @@ import test from "ava";
 import { isLockerError } from "../../src/errors.js";
 import { encodeValue } from "../../src/cas/value.js";
 import { replCodec } from "../../src/replication/messages.js";
-import { successorKey } from "../../src/replication/reconfig.js";
+import { successorKey } from "../../src/cluster/configurator.js";
 import { ChannelId } from "../../src/transport/types.js";
 import { configOf, ReplSim } from "../sim/replication-cluster.js";
 

@@ -1,7 +1,7 @@
 // Recovery after a reconfiguration whose rewrite could have listed the
 // restarted (quiet, empty) voter: found by review. "Settled" must mean every
 // key was re-chosen under the running configuration, so a quiet voter's
-// listing never counts (src/replication/reconfig.ts rewrite, replicator
+// listing never counts (src/cluster/configurator.ts rewrite, replicator
 // serveKeys). The schedule: "k" chosen on n1 and n3 only; n4 added as a voter
 // while n1 restarts empty; n3's fence reply to n1 lost; then n3 cut off and
 // "k" asked for again — it must not be granted while the first lease runs.

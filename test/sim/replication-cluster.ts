@@ -3,8 +3,10 @@
 // clock. Liveness comes from the simulation itself (a node is alive unless it
 // crashed), standing in for SWIM, so runs stay fast and exactly replayable.
 import { Locker, type LockerOptions, type VoterSpec } from "../../src/locker.js";
-import { normalizeConfig, replCodec, type VoterConfig } from "../../src/replication/messages.js";
-import { Configurator } from "../../src/replication/reconfig.js";
+import { normalizeConfig, type VoterConfig } from "../../src/cluster/config.js";
+import { CONFIG_REQUEST, Configurator, votingNodeOf } from "../../src/cluster/configurator.js";
+import { configPeersOver } from "../../src/replication/config-peers.js";
+import { replCodec } from "../../src/replication/messages.js";
 import { Replicator, type PeerSpec } from "../../src/replication/replicator.js";
 import { lockerChangeSource, lockerSink } from "../../src/replication/source.js";
 import { MemoryNetwork, type FaultConfig } from "../../src/transport/memory.js";
@@ -71,8 +73,8 @@ export class ReplSim {
     let replicator: Replicator | undefined;
     const configurator = new Configurator({
       name,
-      locker,
-      channel,
+      voting: votingNodeOf(locker),
+      peers: configPeersOver(channel, CONFIG_REQUEST),
       clock,
       members: alive,
       opTimeoutMs: 2000,

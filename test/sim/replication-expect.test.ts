@@ -4,7 +4,7 @@
 import test from "ava";
 import fc from "fast-check";
 import { bootstrapExpect, decideExpect, type ExpectMember } from "../../src/bootstrap/expect.js";
-import type { VoterConfig } from "../../src/replication/messages.js";
+import type { VoterConfig } from "../../src/cluster/config.js";
 import { SeededRandom, shuffle } from "../../src/util/random.js";
 import { SimCluster } from "./membership-cluster.js";
 

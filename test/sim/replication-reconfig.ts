@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { isLockerError, LockerError } from "../../src/errors.js";
 import type { LockResult } from "../../src/locker.js";
-import type { VoterConfig } from "../../src/replication/messages.js";
+import type { VoterConfig } from "../../src/cluster/config.js";
 import type { FaultConfig } from "../../src/transport/memory.js";
 import { SeededRandom } from "../../src/util/random.js";
 import { checkHistory, countOutcome, outcomeOfErrorCode, HistoryRecorder, type HistoryOp, type OpName, type Outcome, type Verdict } from "./checker.js";

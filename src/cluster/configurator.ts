@@ -24,15 +24,85 @@
 // together: changing one without the other is how reconfiguration breaks.
 import { LockerError, isLockerError } from "../errors.js";
 import type { Locker } from "../locker.js";
-import type { Address, Channel, RequestOptions } from "../transport/types.js";
+import type { OpResult, CasOp } from "../cas/proposer.js";
+import type { Ballot } from "../cas/ballot.js";
+import type { VoterSpec } from "../cas/node.js";
+import type { Address, RequestOptions } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { CONFIG_KEY } from "../cas/reserved.js";
 import { decodeValue, encodeValue } from "../cas/value.js";
-import { configsEqual, MAX_VOTERS, normalizeConfig, type ReplMessage, type VoterConfig } from "./messages.js";
-import type { ConfigHandler, PeerSpec } from "./replicator.js";
+import { configsEqual, MAX_VOTERS, normalizeConfig, type MemberSpec, type VoterConfig } from "./config.js";
+
+/**
+ * What the configurator needs of this node's consensus: the configuration it
+ * runs, CAS rounds on the reserved registers and on every key (the rewrite),
+ * and the keys its acceptor holds. Narrow on purpose: never the acceptor.
+ * `votingNodeOf` adapts a Locker.
+ */
+export interface VotingNode {
+  readonly configVersion: number;
+  readonly voters: readonly VoterSpec[];
+  execute(key: string, op: CasOp, timeoutMs: number): Promise<OpResult>;
+  /** The value a majority of `voters` accepted at one ballot in register `key`, if any. */
+  chosenRegister(key: string, voters: readonly string[], timeoutMs: number): Promise<Uint8Array | null>;
+  /** What each of `voters` holds in register `key` (null: nothing or no answer). */
+  peekRegister(key: string, voters: readonly string[], timeoutMs: number): Promise<({ ballot: Ballot; value: Uint8Array } | null)[]>;
+  /** Keys this node's acceptor holds state for; undefined when it is no voter or quiet after a restart (its listing does not count). */
+  heldKeyNames(): string[] | undefined;
+  applyConfiguration(version: number, voters: readonly VoterSpec[]): "promoted" | "demoted" | "unchanged" | "stale";
+  setConfigHooks(hooks: {
+    onNewerConfig?: ((version: number, from: Address) => void) | undefined;
+    awaitConfig?: ((version: number) => Promise<boolean>) | undefined;
+    recoveryGate?: (() => Promise<string | null>) | undefined;
+  }): void;
+}
+
+/** A Locker as the configurator drives it. */
+export function votingNodeOf(locker: Locker): VotingNode {
+  const cas = locker.cas;
+  return {
+    get configVersion() {
+      return cas.configVersion;
+    },
+    get voters() {
+      return cas.voters;
+    },
+    execute: (key, op, timeoutMs) => cas.execute(key, op, timeoutMs),
+    chosenRegister: (key, voters, timeoutMs) => cas.chosenRegister(key, voters, timeoutMs),
+    peekRegister: (key, voters, timeoutMs) => cas.peekRegister(key, voters, timeoutMs),
+    heldKeyNames: () => cas.heldKeyNames(),
+    applyConfiguration: (version, voters) => locker.applyConfiguration(version, voters),
+    setConfigHooks: (hooks) => cas.setConfigHooks(hooks),
+  };
+}
+
+/**
+ * How the configurator reaches other nodes (replication carries these
+ * messages on its channel, src/replication/config-peers.ts). Each call
+ * rejects when the node does not answer in time or answers out of turn.
+ */
+export interface ConfigPeers {
+  /** The configuration `address` runs. */
+  fetchConfig(address: Address): Promise<VoterConfig>;
+  /** Tells `address` to activate `config`; resolves with the configuration it runs then. */
+  activate(address: Address, config: VoterConfig): Promise<VoterConfig>;
+  /** Every key the acceptor at `address` holds state for, page by page. */
+  listKeys(address: Address): Promise<string[]>;
+}
+
+/** What a node does with configuration messages from others (replication's channel hands them here). */
+export interface ConfigHandler {
+  current(): VoterConfig;
+  /** A coordinator asks this node to activate `config`; resolves once done. */
+  activate(config: VoterConfig, from: Address): Promise<void> | void;
+  /** A message showed that some node runs configuration version `version`, newer than ours. */
+  newerSeen(version: number, from: Address): void;
+}
 
 /** Prefix of the reserved keys that hold the agreed configurations. Clients cannot use them (they start with a NUL). */
 export { CONFIG_KEY };
+/** Budget of a configurator's request to another node (ConfigPeers implementations use it too). */
+export const CONFIG_REQUEST: Readonly<RequestOptions> = { attemptTimeoutMs: 200, retries: 6, timeoutMs: 3000 };
 /** A node this many versions behind does not walk the chain of registers (each step is a round of peeks). */
 export const MAX_VERIFIED_STEPS = 64;
 /** Checks of an offered configuration before it is dropped (the offer or a later message brings it again). */
@@ -56,11 +126,11 @@ interface Register {
 
 export interface ConfiguratorOptions {
   name: string;
-  locker: Locker;
-  channel: Channel<ReplMessage>;
+  voting: VotingNode;
+  peers: ConfigPeers;
   clock: Clock;
   /** Alive members other than this node (to spread activations and fetch configurations). */
-  members(): readonly PeerSpec[];
+  members(): readonly MemberSpec[];
   /**
    * Where a voter of a configuration receives replication messages. Default:
    * its configured address. A composition that names voters by member name
@@ -68,7 +138,7 @@ export interface ConfiguratorOptions {
    */
   addressOf?(voter: { name: string; address: string }): Address | undefined;
   /** The address a new voter gets in the configuration. Default: the member's address. */
-  voterAddressOf?(member: PeerSpec): string;
+  voterAddressOf?(member: MemberSpec): string;
   /** Called after this node activated a configuration. */
   onActivated?(config: VoterConfig, change: "promoted" | "demoted" | "unchanged"): void;
   /** Budget of each CAS operation of a change (register writes, rewrites). Default 5000 ms. */
@@ -81,6 +151,7 @@ export interface ConfiguratorOptions {
    * idle) still catches up. Default 1000; 0 turns it off.
    */
   antiEntropyMs?: number;
+  /** Budget of a request to another node (register peeks). */
   request?: RequestOptions;
   /**
    * Deliberately unsafe: skip the rewrite between changes. Only for showing
@@ -113,8 +184,8 @@ export class Configurator implements ConfigHandler {
   constructor(private readonly o: ConfiguratorOptions) {
     this.opTimeoutMs = o.opTimeoutMs ?? 5000;
     this.concurrency = o.rewriteConcurrency ?? 64;
-    this.requestOptions = { attemptTimeoutMs: 200, retries: 6, timeoutMs: 3000, ...o.request };
-    o.locker.cas.setConfigHooks({
+    this.requestOptions = { ...CONFIG_REQUEST, ...o.request };
+    o.voting.setConfigHooks({
       onNewerConfig: (version, from) => this.newerSeen(version, from),
       awaitConfig: (version) => this.awaitVersion(version),
       recoveryGate: () => this.recoveryGate(),
@@ -144,9 +215,9 @@ export class Configurator implements ConfigHandler {
     const members = this.o.members();
     if (members.length === 0 || this.fetching) return;
     const m = members[this.antiEntropyTurn++ % members.length]!;
-    this.fetching = this.o.channel
-      .request(m.address, { type: "cfgGet" }, this.requestOptions)
-      .then((r) => (r.type === "cfg" && r.config.version > this.current().version ? this.adoptVerified(r.config, m.address) : false))
+    this.fetching = this.o.peers
+      .fetchConfig(m.address)
+      .then((config) => (config.version > this.current().version ? this.adoptVerified(config, m.address) : false))
       .catch(() => false)
       .finally(() => {
         this.fetching = undefined;
@@ -154,7 +225,7 @@ export class Configurator implements ConfigHandler {
   }
 
   current(): VoterConfig {
-    return normalizeConfig(this.o.locker.cas.configVersion, this.o.locker.cas.voters);
+    return normalizeConfig(this.o.voting.configVersion, this.o.voting.voters);
   }
 
   // ---- learning configurations ----
@@ -197,7 +268,7 @@ export class Configurator implements ConfigHandler {
     const timeoutMs = this.requestOptions.timeoutMs ?? 3000;
     let verified: VoterConfig | undefined;
     while (prev.version < offered.version) {
-      const raw = await this.o.locker.cas.chosenRegister(successorKey(prev.version), prev.voters.map((v) => v.name), timeoutMs);
+      const raw = await this.o.voting.chosenRegister(successorKey(prev.version), prev.voters.map((v) => v.name), timeoutMs);
       const reg = raw ? parseRegister(decodeValue(raw)) : null;
       if (!reg || reg.config.version !== prev.version + 1) break;
       verified = reg.config;
@@ -237,7 +308,7 @@ export class Configurator implements ConfigHandler {
     const quorum = Math.floor(cur.voters.length / 2) + 1;
     const names = cur.voters.map((v) => v.name);
     const held =
-      offered.version === cur.version + 1 ? await this.o.locker.cas.peekRegister(successorKey(cur.version), names, this.requestOptions.timeoutMs ?? 3000) : names.map(() => null);
+      offered.version === cur.version + 1 ? await this.o.voting.peekRegister(successorKey(cur.version), names, this.requestOptions.timeoutMs ?? 3000) : names.map(() => null);
     const votes = await Promise.all(
       cur.voters.map(async (v, i) => {
         const h = held[i];
@@ -247,8 +318,7 @@ export class Configurator implements ConfigHandler {
         const address = this.reach(v);
         if (address === undefined) return false;
         try {
-          const r = await this.o.channel.request(address, { type: "cfgGet" }, this.requestOptions);
-          return r.type === "cfg" && configsEqual(r.config, offered);
+          return configsEqual(await this.o.peers.fetchConfig(address), offered);
         } catch {
           return false;
         }
@@ -278,8 +348,7 @@ export class Configurator implements ConfigHandler {
     for (const address of addresses) {
       this.stats.configFetches++;
       try {
-        const r = await this.o.channel.request(address, { type: "cfgGet" }, this.requestOptions);
-        if (r.type === "cfg") await this.adoptVerified(r.config, address);
+        await this.adoptVerified(await this.o.peers.fetchConfig(address), address);
         if (this.current().version >= wanted) return true;
       } catch {
         // try the next one
@@ -290,21 +359,17 @@ export class Configurator implements ConfigHandler {
 
   /** Switches this node to `config` if it is newer; fills a new acceptor from the replica's copy. */
   private apply(config: VoterConfig): void {
-    const cas = this.o.locker.cas;
-    if (config.version <= cas.configVersion) return;
-    // A demoted voter keeps showing what its acceptor held until the voters' snapshot arrives.
-    const leaving = cas.acceptor && !config.voters.some((v) => v.name === this.o.name) ? cas.acceptor.entries("", this.o.clock.now(), Number.MAX_SAFE_INTEGER) : [];
-    const change = cas.applyConfiguration(config.version, config.voters);
+    if (config.version <= this.o.voting.configVersion) return;
+    const change = this.o.voting.applyConfiguration(config.version, config.voters);
     if (change === "stale") return;
     this.stats.activations++;
-    if (change === "demoted") for (const [k, r] of leaving) this.o.locker.applyReplicated(k, r, "changed");
     this.o.onActivated?.(config, change);
   }
 
   // ---- changes ----
 
   /** Adds a voter (a member that is not one). */
-  addVoter(voter: PeerSpec): Promise<VoterConfig> {
+  addVoter(voter: MemberSpec): Promise<VoterConfig> {
     return this.change((c) => {
       if (c.voters.some((v) => v.name === voter.name)) throw new LockerError("invalid", `${voter.name} is already a voter`);
       if (c.voters.length >= MAX_VOTERS) throw new LockerError("invalid", `at most ${MAX_VOTERS} voters`);
@@ -368,7 +433,7 @@ export class Configurator implements ConfigHandler {
         const proposed: Register = { config: normalizeConfig(cur.version + 1, next(cur)), settled: false, raw: undefined };
         proposed.raw = registerValue(proposed);
         try {
-          await this.o.locker.cas.execute(successorKey(cur.version), { kind: "lock", value: encodeValue(proposed.raw), leaseMs: CONFIG_LEASE_MS }, this.opTimeoutMs);
+          await this.o.voting.execute(successorKey(cur.version), { kind: "lock", value: encodeValue(proposed.raw), leaseMs: CONFIG_LEASE_MS }, this.opTimeoutMs);
         } catch (e) {
           if (isLockerError(e, "locked")) continue; // someone else chose one: complete it on the next pass
           throw e;
@@ -420,7 +485,7 @@ export class Configurator implements ConfigHandler {
 
   /** The configuration chosen to follow `version`, if any (a linearizable read under the running version). */
   private async readRegister(version: number): Promise<Register | null> {
-    const r = await this.o.locker.cas.execute(successorKey(version), { kind: "read" }, this.opTimeoutMs);
+    const r = await this.o.voting.execute(successorKey(version), { kind: "read" }, this.opTimeoutMs);
     if (!r.record) return null;
     const reg = parseRegister(decodeValue(r.record.value));
     return reg && reg.config.version === version + 1 ? reg : null;
@@ -441,9 +506,9 @@ export class Configurator implements ConfigHandler {
     settled.raw = registerValue(settled);
     const key = successorKey(config.version - 1);
     try {
-      await this.o.locker.cas.execute(key, { kind: "update", expected: encodeValue(reg.raw), value: encodeValue(settled.raw) }, this.opTimeoutMs);
+      await this.o.voting.execute(key, { kind: "update", expected: encodeValue(reg.raw), value: encodeValue(settled.raw) }, this.opTimeoutMs);
       // An update carries the lease on; restart it so the key outlives quiet weeks.
-      await this.o.locker.cas.execute(key, { kind: "extend", value: encodeValue(settled.raw), leaseMs: CONFIG_LEASE_MS }, this.opTimeoutMs).catch(() => undefined);
+      await this.o.voting.execute(key, { kind: "extend", value: encodeValue(settled.raw), leaseMs: CONFIG_LEASE_MS }, this.opTimeoutMs).catch(() => undefined);
     } catch (e) {
       // Someone else settled it (or moved on) first: fine.
       if (!(isLockerError(e, "mismatch") || isLockerError(e, "not_found"))) throw e;
@@ -463,7 +528,7 @@ export class Configurator implements ConfigHandler {
     let running = isNewVoter(this.o.name) ? 1 : 0;
     if (running >= quorum) {
       // Still tell the others, without waiting.
-      for (const [, address] of targets) this.o.channel.request(address, { type: "cfg", config }, this.requestOptions).catch(() => {});
+      for (const [, address] of targets) this.o.peers.activate(address, config).catch(() => {});
       return;
     }
     await new Promise<void>((resolve, reject) => {
@@ -472,11 +537,11 @@ export class Configurator implements ConfigHandler {
       for (const [name, address] of targets) {
         const counts = isNewVoter(name);
         if (counts) outstanding++;
-        this.o.channel.request(address, { type: "cfg", config }, this.requestOptions).then(
-          (r) => {
+        this.o.peers.activate(address, config).then(
+          (runs) => {
             if (!counts || done) return;
             outstanding--;
-            if (r.type === "cfg" && r.config.version >= config.version) running++;
+            if (runs.version >= config.version) running++;
             check();
           },
           () => {
@@ -510,10 +575,10 @@ export class Configurator implements ConfigHandler {
     const quorum = Math.floor(config.voters.length / 2) + 1;
     const keys = new Set<string>();
     let listed = 0;
-    const acceptor = this.o.locker.cas.acceptor;
-    // A quiet (restarted) acceptor forgot what it held: its listing does not count.
-    if (acceptor && !this.o.locker.cas.quiet && config.voters.some((v) => v.name === this.o.name)) {
-      for (const k of acceptor.keyNames()) keys.add(k);
+    // A quiet (restarted) acceptor forgot what it held: its listing does not count (heldKeyNames is undefined then).
+    const own = config.voters.some((v) => v.name === this.o.name) ? this.o.voting.heldKeyNames() : undefined;
+    if (own) {
+      for (const k of own) keys.add(k);
       listed++;
     }
     for (const v of config.voters) {
@@ -522,7 +587,7 @@ export class Configurator implements ConfigHandler {
       try {
         const address = this.reach(v);
         if (address === undefined) continue;
-        for (const k of await this.listKeys(address)) keys.add(k);
+        for (const k of await this.o.peers.listKeys(address)) keys.add(k);
         listed++;
       } catch {
         // another voter then
@@ -538,7 +603,7 @@ export class Configurator implements ConfigHandler {
         let ok = false;
         for (let attempt = 0; attempt < 4 && !ok; attempt++) {
           try {
-            await this.o.locker.cas.execute(key, { kind: "read" }, this.opTimeoutMs);
+            await this.o.voting.execute(key, { kind: "read" }, this.opTimeoutMs);
             ok = true;
           } catch (e) {
             if (isLockerError(e, "invalid")) ok = true; // a key the codec refuses cannot be held either
@@ -557,18 +622,6 @@ export class Configurator implements ConfigHandler {
 
   private reach(v: { name: string; address: string }): Address | undefined {
     return this.o.addressOf ? this.o.addressOf(v) : v.address;
-  }
-
-  private async listKeys(address: Address): Promise<string[]> {
-    const first = await this.o.channel.request(address, { type: "keys", session: 0, page: 0 }, this.requestOptions);
-    if (first.type !== "keyPage") throw new LockerError("unavailable", "unexpected answer to a key listing");
-    const out = [...first.keys];
-    for (let p = 1; p < first.pages; p++) {
-      const r = await this.o.channel.request(address, { type: "keys", session: first.session, page: p }, this.requestOptions);
-      if (r.type !== "keyPage") throw new LockerError("unavailable", "unexpected answer to a key listing");
-      out.push(...r.keys);
-    }
-    return out;
   }
 }
 
