@@ -264,6 +264,21 @@ test(`no file over ${MAX_LINES} lines without a top comment saying why it is lon
   t.deepEqual(long, [], `split these along their seams, or start them with a comment "long because …":\n${long.join("\n")}`);
 });
 
+// The acceptor is the cas layer's own (the Locker's local view reads it
+// too); every layer above reaches it through CasNode's narrow readers.
+test("no file above the locker layer touches an acceptor (`.acceptor`, `inspect(`)", (t) => {
+  const owners = /^src\/(cas\/|locker\.ts$|locker\/)/;
+  const touching: string[] = [];
+  for (const [f, lines] of graph.lines) {
+    if (owners.test(f) || !f.startsWith("src/")) continue;
+    lines.forEach((l, i) => {
+      const code = l.replace(/\/\/.*$/, "");
+      if (/\.acceptor\b|\.inspect\(/.test(code) && !/^\s*\*/.test(l)) touching.push(`${f}:${i + 1}: ${l.trim()}`);
+    });
+  }
+  t.deepEqual(touching, [], `use CasNode's acceptedState / liveEntries / heldKeyNames instead:\n${touching.join("\n")}`);
+});
+
 test("ARCHITECTURE.md shows the layer table of this test", (t) => {
   const doc = readFileSync(join(root, "ARCHITECTURE.md"), "utf8");
   t.true(doc.includes(layerTable()), `ARCHITECTURE.md must contain, verbatim:\n${layerTable()}`);
