@@ -55,9 +55,56 @@ export interface Send {
  * What the driver must do after an input. Timers are named; setting a name
  * again replaces it; `delayMs: null` cancels it. Apply timer operations in order.
  */
+/**
+ * A timer of the core, as the driver keys it (one pending timer per key).
+ * Typed rather than free strings: a key is made by `timerKey` and taken apart
+ * by `parseTimerKey`, never sliced by hand.
+ */
+export type TimerKey =
+  | "probe"
+  | "probeTimeout"
+  | "gossip"
+  | "pushPull"
+  | "reconnect"
+  | "reap"
+  | "leave"
+  | `join:${number}`
+  | `suspect:${string}`
+  | `nack:${number}`
+  | `ind:${number}`;
+
+export type ParsedTimer =
+  | { readonly kind: "probe" | "probeTimeout" | "gossip" | "pushPull" | "reconnect" | "reap" | "leave" }
+  | { readonly kind: "join" | "nack" | "ind"; readonly seq: number }
+  | { readonly kind: "suspect"; readonly member: string };
+
+export const timerKey = {
+  join: (id: number): TimerKey => `join:${id}`,
+  suspect: (member: string): TimerKey => `suspect:${member}`,
+  nack: (seq: number): TimerKey => `nack:${seq}`,
+  ind: (seq: number): TimerKey => `ind:${seq}`,
+};
+
+const FIXED_TIMERS: ReadonlySet<string> = new Set(["probe", "probeTimeout", "gossip", "pushPull", "reconnect", "reap", "leave"]);
+
+/** The timer a key names; undefined for a key no core makes. */
+export function parseTimerKey(key: string): ParsedTimer | undefined {
+  if (FIXED_TIMERS.has(key)) return { kind: key as "probe" };
+  const colon = key.indexOf(":");
+  if (colon < 0) return undefined;
+  const kind = key.slice(0, colon);
+  const rest = key.slice(colon + 1);
+  if (kind === "suspect") return { kind, member: rest };
+  if (kind === "join" || kind === "nack" || kind === "ind") {
+    const seq = Number(rest);
+    return rest !== "" && Number.isSafeInteger(seq) ? { kind, seq } : undefined;
+  }
+  return undefined;
+}
+
 export interface Output {
   sends: Send[];
-  timers: { key: string; delayMs: number | null }[];
+  timers: { key: TimerKey; delayMs: number | null }[];
   events: MemberEvent[];
   notices: Notice[];
   joins: JoinResult[];
@@ -326,10 +373,10 @@ export class SwimCore {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    for (const key of ["probe", "probeTimeout", "gossip", "pushPull", "reconnect", "reap", "leave"]) this.cancel(key);
+    this.cancel("probe", "probeTimeout", "gossip", "pushPull", "reconnect", "reap", "leave");
     for (const j of [...this.joins.values()]) this.finishJoin(j);
-    for (const r of this.members.values()) if (r.suspicion) this.cancel(`suspect:${r.name}`);
-    for (const seq of this.indirect.keys()) this.cancel(`nack:${seq}`, `ind:${seq}`);
+    for (const r of this.members.values()) if (r.suspicion) this.cancel(timerKey.suspect(r.name));
+    for (const seq of this.indirect.keys()) this.cancel(timerKey.nack(seq), timerKey.ind(seq));
     this.indirect.clear();
   }
 
@@ -387,24 +434,35 @@ export class SwimCore {
     }
   }
 
-  handleTimer(nowMs: number, key: string): void {
+  handleTimer(nowMs: number, key: TimerKey): void {
     if (this.stopped) return;
-    if (key === "probe") return this.onProbeTimer(nowMs);
-    if (key === "probeTimeout") return this.onProbeTimeout();
-    if (key === "gossip") return this.onGossipTimer(nowMs);
-    if (key === "pushPull") return this.onPushPullTimer();
-    if (key === "reconnect") return this.onReconnectTimer(nowMs);
-    if (key === "reap") return this.onReapTimer(nowMs);
-    if (key.startsWith("join:")) return this.onJoinTimer(Number(key.slice(5)));
-    if (key === "leave") {
-      this.out.notices.push("leaveDone");
-      return;
-    }
-    if (key.startsWith("suspect:")) return this.onSuspicionTimer(nowMs, key.slice(8));
-    if (key.startsWith("nack:")) return this.onNackTimer(Number(key.slice(5)));
-    if (key.startsWith("ind:")) {
-      this.indirect.delete(Number(key.slice(4)));
-      return;
+    const t = parseTimerKey(key);
+    if (!t) return;
+    switch (t.kind) {
+      case "probe":
+        return this.onProbeTimer(nowMs);
+      case "probeTimeout":
+        return this.onProbeTimeout();
+      case "gossip":
+        return this.onGossipTimer(nowMs);
+      case "pushPull":
+        return this.onPushPullTimer();
+      case "reconnect":
+        return this.onReconnectTimer(nowMs);
+      case "reap":
+        return this.onReapTimer(nowMs);
+      case "leave":
+        this.out.notices.push("leaveDone");
+        return;
+      case "join":
+        return this.onJoinTimer(t.seq);
+      case "suspect":
+        return this.onSuspicionTimer(nowMs, t.member);
+      case "nack":
+        return this.onNackTimer(t.seq);
+      case "ind":
+        this.indirect.delete(t.seq);
+        return;
     }
   }
 
@@ -504,7 +562,7 @@ export class SwimCore {
     const ind = this.indirect.get(seq);
     if (ind) {
       this.indirect.delete(seq);
-      this.cancel(`nack:${seq}`, `ind:${seq}`);
+      this.cancel(timerKey.nack(seq), timerKey.ind(seq));
       this.sendWithUpdates(ind.requester, { type: "ack", seq: ind.requestSeq, updates: [] });
     }
   }
@@ -540,8 +598,8 @@ export class SwimCore {
     this.indirect.set(seq, { requester: from, requestSeq: m.seq, wantNack: m.wantNack });
     this.sendWithUpdates(m.targetAddress, { type: "ping", seq, target: m.target, updates: [] });
     // Nack well before the requester's deadline so it can tell "target down" from "my network is bad".
-    if (m.wantNack) this.timer(`nack:${seq}`, 0.8 * this.config.probeTimeoutMs);
-    this.timer(`ind:${seq}`, this.config.probeIntervalMs);
+    if (m.wantNack) this.timer(timerKey.nack(seq), 0.8 * this.config.probeTimeoutMs);
+    this.timer(timerKey.ind(seq), this.config.probeIntervalMs);
   }
 
   private onNackTimer(seq: number): void {
@@ -754,7 +812,7 @@ export class SwimCore {
       this.joinRequests.set(id, { join: j.id, address });
       this.sendState(address, id, false, true);
     }
-    this.timer(`join:${j.id}`, this.config.joinRetryIntervalMs);
+    this.timer(timerKey.join(j.id), this.config.joinRetryIntervalMs);
   }
 
   private onJoinTimer(id: number): void {
@@ -767,7 +825,7 @@ export class SwimCore {
 
   private finishJoin(j: JoinAttempt): void {
     this.joins.delete(j.id);
-    this.cancel(`join:${j.id}`);
+    this.cancel(timerKey.join(j.id));
     for (const [id, req] of this.joinRequests) if (req.join === j.id) this.joinRequests.delete(id);
     this.out.joins.push({ id: j.id, answered: j.answered, addresses: j.addresses });
   }
@@ -896,10 +954,10 @@ export class SwimCore {
    */
   private armSuspicion(r: Rec, nowMs: number): void {
     const left = r.suspicion!.remainingMs(nowMs);
-    if (!this.config.lifeguard) return this.timer(`suspect:${r.name}`, Math.max(0, left));
+    if (!this.config.lifeguard) return this.timer(timerKey.suspect(r.name), Math.max(0, left));
     const step = this.finalCheckStepMs();
     const checksLeft = Math.max(0, FINAL_CHECKS - r.finalChecksSent);
-    this.timer(`suspect:${r.name}`, Math.max(0, left - checksLeft * step, r.lastCheckMs + step - nowMs));
+    this.timer(timerKey.suspect(r.name), Math.max(0, left - checksLeft * step, r.lastCheckMs + step - nowMs));
   }
 
   private onSuspicionTimer(nowMs: number, name: string): void {
@@ -1002,7 +1060,7 @@ export class SwimCore {
   private clearSuspicion(r: Rec): void {
     if (r.suspicion) {
       r.suspicion = undefined;
-      this.cancel(`suspect:${r.name}`);
+      this.cancel(timerKey.suspect(r.name));
     }
   }
 
@@ -1122,11 +1180,11 @@ export class SwimCore {
     return this.seq;
   }
 
-  private timer(key: string, delayMs: number): void {
+  private timer(key: TimerKey, delayMs: number): void {
     this.out.timers.push({ key, delayMs });
   }
 
-  private cancel(...keys: string[]): void {
+  private cancel(...keys: TimerKey[]): void {
     for (const key of keys) this.out.timers.push({ key, delayMs: null });
   }
 

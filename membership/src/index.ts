@@ -8,6 +8,7 @@ export { lanProfile, localProfile, wanProfile, profiles, resolveConfig, type Mem
 export { remainingSuspicionTime, suspicionTimeoutMs, Suspicion } from "./suspicion.js";
 export { Awareness } from "./awareness.js";
 export { BroadcastQueue, retransmitLimit } from "./broadcast.js";
+export { parseTimerKey, timerKey, type ParsedTimer, type TimerKey } from "./core.js";
 export { decodeMessage, encodeMessage, MalformedMessage, MAX_INCARNATION, MAX_PARTS, MAX_SEQ, type Message, type Update, type PushPullEntry } from "./messages.js";
 export type { DatagramChannel, Member, MemberState, MembershipClock, MembershipRandom } from "./types.js";
 export { defaultRetryJoinPolicy, retryJoin, retryJoinDelayMs, type RetryJoin, type RetryJoinOptions, type RetryJoinPolicy } from "./retry-join.js";

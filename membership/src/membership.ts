@@ -2,7 +2,7 @@
 // random source, and exposes a swim-js-like API with events.
 import { EventEmitter } from "node:events";
 import { type MembershipConfig, type ProfileName, resolveConfig } from "./config.js";
-import { type Conflict, type CoreStats, type JoinResult, type MemberEvent, SwimCore } from "./core.js";
+import { type Conflict, type CoreStats, type JoinResult, type MemberEvent, SwimCore, type TimerKey } from "./core.js";
 import { encodeMeta, MAX_ADDRESS_BYTES, MAX_NAME_BYTES } from "./messages.js";
 import type { DatagramChannel, Member, MembershipClock, MembershipRandom } from "./types.js";
 
@@ -57,7 +57,7 @@ export class Membership extends EventEmitter {
   private readonly core: SwimCore;
   private readonly clock: MembershipClock;
   private readonly channel: DatagramChannel;
-  private readonly timers = new Map<string, unknown>();
+  private readonly timers = new Map<TimerKey, unknown>();
   private started = false;
   private closed = false;
   private bootstrapping = false;
