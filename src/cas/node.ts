@@ -10,6 +10,7 @@ import type { LockerLimits } from "../limits.js";
 import type { Address, Channel } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { DeadlineTimer } from "../util/deadline-timer.js";
+import { whenQuorum } from "../util/quorum.js";
 import { backoffDelayMs } from "../transport/backoff.js";
 import type { Random } from "../util/random.js";
 import { Acceptor, type AcceptorEvent, type LocalRecord } from "./acceptor.js";
@@ -342,34 +343,9 @@ export class CasNode {
     const deadline = t0 + timeoutMs;
     const ask = this.o.voters.filter((v) => v.name === this.o.name || this.o.isVoterAlive(v.name));
     if (ask.length < this.quorum) throw new LockerError("no_quorum", this.noQuorumReason(ask.map((v) => v.name)));
-    return new Promise<number>((resolve, reject) => {
-      let ok = 0;
-      let bad = 0;
-      let done = false;
-      const settle = (): void => {
-        if (done) return;
-        if (ok >= this.quorum) {
-          done = true;
-          resolve(this.o.clock.now() - t0);
-        } else if (ask.length - bad < this.quorum) {
-          done = true;
-          reject(new LockerError("no_quorum", "fewer than a majority of voters answered the probe"));
-        }
-      };
-      for (const v of ask) {
-        this.request(v.name, { type: "probe", cfg: this.o.configVersion }, deadline).then(
-          (r) => {
-            if (r.type === "pong" && r.cfg === this.o.configVersion) ok++;
-            else bad++;
-            settle();
-          },
-          () => {
-            bad++;
-            settle();
-          },
-        );
-      }
-    });
+    const answers = ask.map((v) => this.request(v.name, { type: "probe", cfg: this.o.configVersion }, deadline));
+    await whenQuorum(answers, this.quorum, (r) => r.type === "pong" && r.cfg === this.o.configVersion, () => new LockerError("no_quorum", "fewer than a majority of voters answered the probe"));
+    return this.o.clock.now() - t0;
   }
 
   close(): void {

@@ -31,6 +31,7 @@ import type { Address, RequestOptions } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { CONFIG_KEY } from "../cas/reserved.js";
 import { decodeValue, encodeValue } from "../cas/value.js";
+import { whenQuorum } from "../util/quorum.js";
 import { configsEqual, MAX_VOTERS, normalizeConfig, type MemberSpec, type VoterConfig } from "./config.js";
 
 /**
@@ -525,44 +526,16 @@ export class Configurator implements ConfigHandler {
     }
     for (const m of this.o.members()) if (!targets.has(m.name)) targets.set(m.name, m.address);
     const isNewVoter = (n: string): boolean => config.voters.some((v) => v.name === n);
-    let running = isNewVoter(this.o.name) ? 1 : 0;
-    if (running >= quorum) {
-      // Still tell the others, without waiting.
-      for (const [, address] of targets) this.o.peers.activate(address, config).catch(() => {});
-      return;
+    const self = isNewVoter(this.o.name) ? 1 : 0;
+    const counted: Promise<VoterConfig>[] = [];
+    for (const [name, address] of targets) {
+      const told = this.o.peers.activate(address, config);
+      if (isNewVoter(name)) counted.push(told);
+      else told.catch(() => {}); // told, not waited for
     }
-    await new Promise<void>((resolve, reject) => {
-      let outstanding = 0;
-      let done = false;
-      for (const [name, address] of targets) {
-        const counts = isNewVoter(name);
-        if (counts) outstanding++;
-        this.o.peers.activate(address, config).then(
-          (runs) => {
-            if (!counts || done) return;
-            outstanding--;
-            if (runs.version >= config.version) running++;
-            check();
-          },
-          () => {
-            if (!counts || done) return;
-            outstanding--;
-            check();
-          },
-        );
-      }
-      const check = (): void => {
-        if (done) return;
-        if (running >= quorum) {
-          done = true;
-          resolve();
-        } else if (running + outstanding < quorum) {
-          done = true;
-          reject(new LockerError("no_quorum", `only ${running} of ${config.voters.length} voters of configuration ${config.version} confirmed it`));
-        }
-      };
-      check();
-    });
+    await whenQuorum(counted, quorum - self, (runs) => runs.version >= config.version, (ok) =>
+      new LockerError("no_quorum", `only ${ok + self} of ${config.voters.length} voters of configuration ${config.version} confirmed it`),
+    );
   }
 
   /**

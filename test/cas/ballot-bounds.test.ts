@@ -34,7 +34,7 @@ const replDecodes = (raw: unknown): boolean => {
     replCodec.decode(raw);
     return true;
   } catch (e) {
-    if (!(e instanceof Error) || !/bad replication message/.test(e.message)) throw e;
+    if (!(e instanceof Error) || !/bad replication message|bad voter configuration/.test(e.message)) throw e;
     return false;
   }
 };
