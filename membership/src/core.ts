@@ -309,17 +309,25 @@ export class SwimCore {
     this.addRecord(this.self);
   }
 
-  /** Collects everything the last inputs asked for. */
-  drain(): Output {
+  /** What the input being handled asked for, handed over once (each input method returns it). */
+  private take(): Output {
     const o = this.out;
     this.out = { sends: [], timers: [], events: [], notices: [], joins: [], conflicts: [] };
     return o;
   }
 
   // ---- inputs -------------------------------------------------------------
+  // The convention of every pure core here (this one, the CAS acceptor and
+  // proposer): an input goes in, and what it asks the driver to do comes
+  // back as the return value; nothing is left behind to be collected later.
 
   /** Starts the periodic protocol (probing, gossip, push-pull). */
-  start(nowMs: number): void {
+  start(nowMs: number): Output {
+    this.onStart(nowMs);
+    return this.take();
+  }
+
+  private onStart(nowMs: number): void {
     if (this.started) return;
     this.started = true;
     this.self.stateChangeMs = nowMs;
@@ -340,7 +348,12 @@ export class SwimCore {
    * comes on the first answer, or with `untilAll` once every address answered
    * or ran out of attempts. Throws RangeError past MAX_JOINS or MAX_JOIN_ADDRESSES.
    */
-  join(_nowMs: number, seeds: readonly string[], untilAll = false): number {
+  join(nowMs: number, seeds: readonly string[], untilAll = false): { id: number; output: Output } {
+    const id = this.onJoin(nowMs, seeds, untilAll);
+    return { id, output: this.take() };
+  }
+
+  private onJoin(_nowMs: number, seeds: readonly string[], untilAll: boolean): number {
     const targets = [...new Set(seeds)].filter((s) => s !== this.address);
     if (targets.length > MAX_JOIN_ADDRESSES) throw new RangeError(`a join takes at most ${MAX_JOIN_ADDRESSES} addresses, got ${targets.length}`);
     if (this.joins.size >= MAX_JOINS) throw new RangeError(`at most ${MAX_JOINS} joins at once`);
@@ -356,7 +369,12 @@ export class SwimCore {
   }
 
   /** Announces a graceful leave; keeps answering for leavePropagateMs, then reports "leaveDone". */
-  leave(nowMs: number): void {
+  leave(nowMs: number): Output {
+    this.onLeave(nowMs);
+    return this.take();
+  }
+
+  private onLeave(nowMs: number): void {
     if (this.leaving || this.stopped) return;
     this.leaving = true;
     this.self.incarnation = Math.min(MAX_INCARNATION, this.self.incarnation + 1);
@@ -370,7 +388,12 @@ export class SwimCore {
   }
 
   /** Stops: cancels every timer; further inputs are ignored. */
-  stop(): void {
+  stop(): Output {
+    this.onStop();
+    return this.take();
+  }
+
+  private onStop(): void {
     if (this.stopped) return;
     this.stopped = true;
     this.cancel("probe", "probeTimeout", "gossip", "pushPull", "reconnect", "reap", "leave");
@@ -381,8 +404,13 @@ export class SwimCore {
   }
 
   /** Replaces this member's metadata and announces it (with a new incarnation). */
-  updateMeta(nowMs: number, meta: Uint8Array | null): void {
+  updateMeta(nowMs: number, meta: Uint8Array | null): Output {
     if (meta && meta.length > this.config.maxMetaBytes) throw new RangeError(`metadata is ${meta.length} bytes, limit is ${this.config.maxMetaBytes}`);
+    this.onUpdateMeta(nowMs, meta);
+    return this.take();
+  }
+
+  private onUpdateMeta(nowMs: number, meta: Uint8Array | null): void {
     this.self.meta = meta;
     this.self.incarnation = Math.min(MAX_INCARNATION, this.self.incarnation + 1);
     this.self.stateChangeMs = nowMs;
@@ -390,7 +418,12 @@ export class SwimCore {
     this.emit("update", this.self, "alive");
   }
 
-  handleDatagram(nowMs: number, bytes: Uint8Array, from: string): void {
+  handleDatagram(nowMs: number, bytes: Uint8Array, from: string): Output {
+    this.onDatagram(nowMs, bytes, from);
+    return this.take();
+  }
+
+  private onDatagram(nowMs: number, bytes: Uint8Array, from: string): void {
     if (this.stopped) return;
     this.stats.datagramsReceived++;
     this.stats.bytesReceived += bytes.length;
@@ -434,7 +467,12 @@ export class SwimCore {
     }
   }
 
-  handleTimer(nowMs: number, key: TimerKey): void {
+  handleTimer(nowMs: number, key: TimerKey): Output {
+    this.onTimer(nowMs, key);
+    return this.take();
+  }
+
+  private onTimer(nowMs: number, key: TimerKey): void {
     if (this.stopped) return;
     const t = parseTimerKey(key);
     if (!t) return;

@@ -2,7 +2,7 @@
 // random source, and exposes a swim-js-like API with events.
 import { EventEmitter } from "node:events";
 import { type MembershipConfig, type ProfileName, resolveConfig } from "./config.js";
-import { type Conflict, type CoreStats, type JoinResult, type MemberEvent, SwimCore, type TimerKey } from "./core.js";
+import { type Conflict, type CoreStats, type JoinResult, type MemberEvent, type Output, SwimCore, type TimerKey } from "./core.js";
 import { encodeMeta, MAX_ADDRESS_BYTES, MAX_NAME_BYTES } from "./messages.js";
 import type { DatagramChannel, Member, MembershipClock, MembershipRandom } from "./types.js";
 
@@ -75,8 +75,7 @@ export class Membership extends EventEmitter {
     this.core = new SwimCore({ name, address: opts.address, meta: this.checkMeta(opts.meta), config: this.config, random: opts.random, maxMessageBytes: opts.channel.maxMessageBytes });
     this.channel.onMessage((bytes, from) => {
       if (this.closed) return;
-      this.core.handleDatagram(this.clock.now(), bytes, from);
-      this.flush();
+      this.apply(this.core.handleDatagram(this.clock.now(), bytes, from));
     });
   }
 
@@ -122,18 +121,18 @@ export class Membership extends EventEmitter {
     return new Promise<JoinResult>((resolve, reject) => {
       if (!this.started) {
         this.started = true;
-        this.core.start(this.clock.now());
+        this.apply(this.core.start(this.clock.now()));
       }
-      let id: number;
+      let started: { id: number; output: Output };
       try {
-        id = this.core.join(this.clock.now(), addresses, untilAll);
+        started = this.core.join(this.clock.now(), addresses, untilAll);
       } catch (e) {
-        this.flush();
         reject(new MembershipError("invalid", (e as Error).message));
         return;
       }
-      this.joinWaiters.set(id, (r) => (this.closed ? reject(new MembershipError("closed", "membership closed before joining")) : resolve(r)));
-      this.flush();
+      // The waiter first: the output may already carry this join's result.
+      this.joinWaiters.set(started.id, (r) => (this.closed ? reject(new MembershipError("closed", "membership closed before joining")) : resolve(r)));
+      this.apply(started.output);
     });
   }
 
@@ -163,8 +162,7 @@ export class Membership extends EventEmitter {
   /** Replaces this member's metadata and announces it; MembershipError("invalid") if too large. */
   updateMeta(meta: unknown): void {
     if (this.closed) throw new MembershipError("closed", "membership is closed");
-    this.core.updateMeta(this.clock.now(), this.checkMeta(meta));
-    this.flush();
+    this.apply(this.core.updateMeta(this.clock.now(), this.checkMeta(meta)));
   }
 
   /** Leaves gracefully: announces it (others mark this member "left", never suspect), then closes. */
@@ -176,8 +174,7 @@ export class Membership extends EventEmitter {
     }
     return new Promise<void>((resolve) => {
       this.leaveWaiters.push(resolve);
-      this.core.leave(this.clock.now());
-      this.flush();
+      this.apply(this.core.leave(this.clock.now()));
     });
   }
 
@@ -186,8 +183,7 @@ export class Membership extends EventEmitter {
     if (this.closed) return;
     // Closed first: joins the core finishes on stop reject as "closed", and no timer is set again.
     this.closed = true;
-    this.core.stop();
-    this.flush();
+    this.apply(this.core.stop());
     for (const h of this.timers.values()) this.clock.clearTimer(h);
     this.timers.clear();
     for (const w of [...this.joinWaiters.values()]) w({ id: 0, answered: 0, addresses: 0 });
@@ -211,8 +207,8 @@ export class Membership extends EventEmitter {
     return bytes;
   }
 
-  private flush(): void {
-    const out = this.core.drain();
+  /** Carries out what the core asked for in answer to one input. */
+  private apply(out: Output): void {
     for (const t of out.timers) {
       const old = this.timers.get(t.key);
       if (old !== undefined) {
@@ -225,8 +221,7 @@ export class Membership extends EventEmitter {
           if (this.timers.get(key) !== h) return;
           this.timers.delete(key);
           if (this.closed) return;
-          this.core.handleTimer(this.clock.now(), key);
-          this.flush();
+          this.apply(this.core.handleTimer(this.clock.now(), key));
         });
         this.timers.set(key, h);
       }
