@@ -1,7 +1,7 @@
 // A Map that holds at most `maxSize` entries: setting a key makes it the
 // newest, and past the bound the oldest go first. The one place the
 // "forget the oldest" caches (fast-path promises, held-key hints, contention
-// tracking, peers' boot ids) get their eviction from.
+// tracking, peers' boot ids, paged listing sessions) get their eviction from.
 export class BoundedMap<K, V> extends Map<K, V> {
   constructor(readonly maxSize: number) {
     super();

@@ -5,6 +5,7 @@
 // kept (the oldest goes first) and each lapses `ttlMs` after its last use.
 import { LockerError } from "../errors.js";
 import type { Random } from "./random.js";
+import { BoundedMap } from "./bounded-map.js";
 
 /** Cuts `items` into pages whose sizes (by `sizeOf`) add up to at most `budget`; an item larger than the budget gets a page of its own. */
 export function paginate<T>(items: Iterable<T>, sizeOf: (item: T) => number, budget: number): T[][] {
@@ -31,7 +32,8 @@ export interface PagedSession<T> {
 }
 
 export class PagedSessions<T> {
-  private readonly sessions = new Map<number, PagedSession<T>>();
+  /** Oldest first: past maxSessions the oldest opened goes. */
+  private readonly sessions: BoundedMap<number, PagedSession<T>>;
 
   constructor(
     private readonly o: {
@@ -41,7 +43,9 @@ export class PagedSessions<T> {
       /** What the listing is, for error messages ("snapshot", "key listing"). */
       what: string;
     },
-  ) {}
+  ) {
+    this.sessions = new BoundedMap(o.maxSessions);
+  }
 
   get size(): number {
     return this.sessions.size;
@@ -50,11 +54,6 @@ export class PagedSessions<T> {
   /** Opens a session over `pages`; returns its id (never 0: 0 asks to open one). */
   open(pages: T[][], now: number): number {
     this.sweep(now);
-    while (this.sessions.size >= this.o.maxSessions) {
-      const oldest = this.sessions.keys().next();
-      if (oldest.done) break;
-      this.sessions.delete(oldest.value);
-    }
     let id = 0;
     while (id === 0 || this.sessions.has(id)) id = 1 + this.o.random.int(0xfffffffe);
     this.sessions.set(id, { pages, expiresAt: now + this.o.ttlMs });
