@@ -6,14 +6,8 @@ import { createMemoryLockers } from "../../src/locker-cluster.js";
 import { MemoryNetwork } from "../../src/transport/memory.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
+import { runFor } from "../support/virtual-time.js";
 
-async function runFor(clock: VirtualClock, ms: number): Promise<void> {
-  const end = clock.now() + ms;
-  while (clock.now() < end) {
-    clock.runUntil(Math.min(end, clock.now() + 1));
-    await new Promise((r) => setImmediate(r));
-  }
-}
 for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
   test(`two concurrent locks with a silent voter: one wins, the other is told locked at once (seed ${seed})`, async (t) => {
     const clock = new VirtualClock();

@@ -7,19 +7,10 @@ import { isLockerError } from "../../src/errors.js";
 import { MemoryNetwork } from "../../src/transport/memory.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
+import { settleAll } from "../support/virtual-time.js";
 
-async function runAll(clock: VirtualClock, promises: Promise<unknown>[]): Promise<PromiseSettledResult<unknown>[]> {
-  let done = false;
-  const all = Promise.allSettled(promises).then((r) => {
-    done = true;
-    return r;
-  });
-  for (let i = 0; i < 100_000 && !done; i++) {
-    clock.runFor(1);
-    await new Promise((r) => setImmediate(r));
-  }
-  return all;
-}
+/** Runs virtual time in 1 ms steps until every promise settles. */
+const runAll = (clock: VirtualClock, promises: Promise<unknown>[]): Promise<PromiseSettledResult<unknown>[]> => settleAll(clock, promises, 100_000, 1);
 
 test("twenty concurrent locks of one key on one node: one wins, the rest are told locked from its round", async (t) => {
   const clock = new VirtualClock();

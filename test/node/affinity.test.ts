@@ -12,7 +12,7 @@ import { MemoryNetwork, type FaultConfig } from "../../src/transport/memory.js";
 import { ChannelId } from "../../src/transport/types.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
-import { settle } from "../support/virtual-time.js";
+import { byEvent, settle } from "../support/virtual-time.js";
 
 const NAMES = ["n1", "n2", "n3"];
 
@@ -46,25 +46,6 @@ function cluster(seed: number, o: { faults?: Partial<FaultConfig>; fairHoldBackM
   }
   const at = (name: string): number => NAMES.indexOf(name);
   return { clock, net, down, lockers, affinities, at };
-}
-
-/**
- * Runs virtual time one timer at a time, letting promise continuations run
- * after each (settle() runs 5 ms of timers between turns, which would give an
- * async hop a 5 ms cost and decide the race for a key by quantum, not by path).
- */
-async function byEvent<T>(clock: VirtualClock, p: Promise<T>, limitMs: number): Promise<T> {
-  let done = false;
-  p.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  const end = clock.now() + limitMs;
-  while (!done && clock.now() < end) {
-    if (!clock.step()) break;
-    await new Promise((r) => setImmediate(r));
-  }
-  return p;
 }
 
 /** A key that `coordinator` coordinates among all three. */

@@ -11,6 +11,7 @@ import { withLock } from "../../src/recipes/with-lock.js";
 import { MemoryNetwork } from "../../src/transport/memory.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
+import { runFor, settle as settleOn } from "../support/virtual-time.js";
 
 function cluster(seed: number) {
   const clock = new VirtualClock();
@@ -29,27 +30,8 @@ function cluster(seed: number) {
   return { clock, net, names, on, ...c };
 }
 
-/** Lets promises run between small steps of virtual time. */
-async function runFor(clock: VirtualClock, ms: number): Promise<void> {
-  const end = clock.now() + ms;
-  while (clock.now() < end) {
-    clock.runUntil(Math.min(end, clock.now() + 1));
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
-/** Runs virtual time until `p` settles (or `limitMs` passes); returns its outcome. */
-async function settle<T>(clock: VirtualClock, p: Promise<T>, limitMs = 60_000): Promise<T> {
-  let done = false;
-  p.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  const end = clock.now() + limitMs;
-  while (!done && clock.now() < end) await runFor(clock, 1);
-  await new Promise((r) => setImmediate(r));
-  return p;
-}
+/** Runs virtual time in 1 ms steps until `p` settles (or `limitMs` passes). */
+const settle = <T>(clock: VirtualClock, p: Promise<T>, limitMs = 60_000): Promise<T> => settleOn(clock, p, limitMs, 1);
 
 test("a waiting mutex gets the key when the holder releases it, with a larger token", async (t) => {
   const { clock, on } = cluster(1);

@@ -11,6 +11,7 @@ import type { Transport } from "../../src/transport/transport.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom, shuffle } from "../../src/util/random.js";
 import { checkHistory, countOutcome, outcomeOfErrorCode, formatOp, HistoryRecorder, type HistoryOp, type OpName, type Outcome, type Verdict } from "./checker.js";
+import { stepUntil } from "../support/virtual-time.js";
 
 export interface SimOptions {
   seed: number;
@@ -125,17 +126,7 @@ type Settled<T> = { kind: "ok"; value: T } | { kind: "error"; error: unknown } |
 
 /** Runs the virtual clock until `until`, letting promise continuations run after every timer. */
 export async function runUntil(clock: VirtualClock, until: number, stop?: () => boolean): Promise<void> {
-  let reached = false;
-  clock.setTimer(Math.max(0, until - clock.now()), () => {
-    reached = true;
-  });
-  for (;;) {
-    // Drain every microtask (promise chains of any depth) before the next timer:
-    // work started before this call must run at the current virtual time.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (reached || (stop?.() ?? false)) break;
-    if (!clock.step()) break;
-  }
+  await stepUntil(clock, () => stop?.() ?? false, until - clock.now());
 }
 
 function sleep(clock: VirtualClock, ms: number): Promise<void> {

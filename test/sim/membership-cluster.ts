@@ -4,6 +4,7 @@ import { type Conflict, Membership, type MembershipConfig, type MemberEvent, typ
 import { bytesCodec, ChannelId, MemoryNetwork, type FaultConfig, type Transport } from "../../src/transport/index.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
+import { runFor, settle } from "../support/virtual-time.js";
 
 export interface SimNode {
   name: string;
@@ -64,11 +65,7 @@ export class SimCluster {
 
   /** Runs virtual time with the event loop turning (promise callbacks between timers run). */
   async run(ms: number, stepMs = 10): Promise<void> {
-    const until = this.clock.now() + ms;
-    while (this.clock.now() < until) {
-      this.clock.runFor(Math.min(stepMs, until - this.clock.now()));
-      await new Promise((r) => setImmediate(r));
-    }
+    await runFor(this.clock, ms, stepMs);
   }
 
   /** Starts `n` members named prefix0..; the first bootstraps alone, the others through it. */
@@ -82,17 +79,8 @@ export class SimCluster {
 
   /** Runs virtual time until all promises settle (they resolve on timers of the virtual clock). */
   async settle<T>(promises: Promise<T>[], limitMs: number): Promise<T[]> {
-    let done = false;
-    const all = Promise.all(promises).finally(() => {
-      done = true;
-    });
-    all.catch(() => {});
-    const deadline = this.clock.now() + limitMs;
-    while (!done && this.clock.now() < deadline) {
-      this.clock.runFor(10);
-      await new Promise((r) => setImmediate(r));
-    }
-    return all;
+    const all = Promise.all(promises);
+    return settle(this.clock, all, limitMs, 10);
   }
 
   /** Kills a member: its transport and membership stop without a word. */

@@ -14,6 +14,7 @@ import type { Transport, TransportOptions } from "../../src/transport/transport.
 import { ChannelId } from "../../src/transport/types.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
+import { stepUntil } from "../support/virtual-time.js";
 
 export interface ReplNode {
   name: string;
@@ -130,19 +131,10 @@ export class ReplSim {
   }
 
   /** Runs until `pred` holds or `limitMs` of virtual time pass; returns whether it held. */
-  async runUntil(pred: () => boolean, limitMs: number): Promise<boolean> {
-    const deadline = this.clock.now() + limitMs;
-    let reached = false;
-    this.clock.setTimer(limitMs, () => {
-      reached = true;
-    });
-    while (!pred()) {
-      if (reached || this.clock.now() > deadline) return pred();
-      if (!this.clock.step()) return pred();
-      await new Promise<void>((r) => setImmediate(r));
-    }
-    return true;
+  runUntil(pred: () => boolean, limitMs: number): Promise<boolean> {
+    return stepUntil(this.clock, pred, limitMs, "timer");
   }
+
 
   /** Waits for a promise on virtual time. */
   async settle<T>(p: Promise<T>, limitMs = 60_000): Promise<T> {
