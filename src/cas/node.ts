@@ -1,8 +1,10 @@
 // The CAS driver: binds one node's acceptor (when it is a voter) and its
 // proposer rounds to a transport channel and a Clock — requests and replies,
 // per-key queues, retries with backoff, the fast-path cache, lease timers.
-// Long because the per-key queue, the fast path and retries share one round's
-// lifecycle; the pure parts (proposer.ts, acceptor.ts, key-queue.ts) are apart.
+// Long because the fast path, peeks and retries share one round's lifecycle
+// and the acceptor it hosts answers on the same channel; the pure parts
+// (proposer.ts, acceptor.ts), the per-key queue (key-queue.ts) and recovery
+// (recovery.ts) are apart.
 import { BoundedMap } from "../util/bounded-map.js";
 import { ANY_CONFIG_VERSION, isConfigRegister } from "./reserved.js";
 import { LockerError } from "../errors.js";
@@ -14,6 +16,7 @@ import { whenQuorum } from "../util/quorum.js";
 import { backoffDelayMs } from "../transport/backoff.js";
 import type { Random } from "../util/random.js";
 import { Acceptor, type AcceptorEvent, type LocalRecord } from "./acceptor.js";
+import { KeyQueues } from "./key-queue.js";
 import { ballotToString, HybridLogicalClock, type Ballot } from "./ballot.js";
 import { isCasRequest, type CasMessage, type CasReply, type CasRequest, type FenceReply, type FenceRequest } from "./messages.js";
 import { PersistedFloor, type BallotFloorStore } from "./floor-store.js";
@@ -103,19 +106,6 @@ export interface CasNodeStats {
   peekInconclusive: number;
 }
 
-interface QueuedOp {
-  kind: CasOp["kind"];
-  /** When the operation was invoked (entered the queue). */
-  at: number;
-  wake: () => void;
-  fail: (e: LockerError) => void;
-}
-
-interface KeyQueue {
-  running: boolean;
-  waiting: QueuedOp[];
-}
-
 export class CasNode {
   /** Replaced by applyConfiguration (reconfiguration): null while this node is not a voter. */
   acceptor: Acceptor | null;
@@ -142,7 +132,7 @@ export class CasNode {
   private readonly startedAt: number;
   private readonly hlc = new HybridLogicalClock();
   private readonly voterAddress = new Map<string, Address>();
-  private readonly queues = new Map<string, KeyQueue>();
+  private readonly keyQueues: KeyQueues;
   /** Per key: the promise our last accept carried, and when we learned it. */
   private readonly fastCache: BoundedMap<string, { fast: FastPathState; at: number }>;
   private readonly abandonOnClose = new Set<() => void>();
@@ -160,6 +150,7 @@ export class CasNode {
     this.expiry = new DeadlineTimer(o.clock, () => this.tickNow());
     this.fastCache = new BoundedMap(o.limits.maxFastPathKeys);
     this.heldHints = new BoundedMap(o.limits.maxFastPathKeys);
+    this.keyQueues = new KeyQueues({ clock: o.clock, maxQueuedPerKey: o.limits.maxQueuedPerKey, lockedMessage: failureMessage("locked"), onCoalesced: (n) => (this.stats.coalesced += n) });
     const names = new Set<string>();
     for (const v of o.voters) {
       if (names.has(v.name)) throw new LockerError("invalid", `voter "${v.name}" is listed twice`);
@@ -329,7 +320,7 @@ export class CasNode {
         heldAfter = e instanceof LockerError && e.code === "locked";
         throw e;
       } finally {
-        this.leaveKey(key, heldAfter ? startedAt : undefined);
+        this.keyQueues.leave(key, heldAfter ? startedAt : undefined);
       }
     } finally {
       this.pending--;
@@ -354,81 +345,17 @@ export class CasNode {
     this.expiry.cancel();
     this.recovery.stop();
     for (const abandon of [...this.abandonOnClose]) abandon();
-    for (const q of this.queues.values()) for (const w of q.waiting.splice(0)) w.wake();
+    this.keyQueues.wakeAll();
   }
 
   // ---- operations ----
 
   private async enterKey(key: string, deadline: number, op: CasOp): Promise<void> {
-    let q = this.queues.get(key);
-    if (!q) {
-      q = { running: false, waiting: [] };
-      this.queues.set(key, q);
-    }
-    if (!q.running) {
-      q.running = true;
-      return;
-    }
-    if (q.waiting.length >= this.o.limits.maxQueuedPerKey) {
-      throw new LockerError("unavailable", `too many operations queued on key (limit ${this.o.limits.maxQueuedPerKey})`);
-    }
-    const queue = q;
-    await new Promise<void>((resolve, reject) => {
-      let timer: TimerHandle | undefined;
-      const entry: QueuedOp = {
-        kind: op.kind,
-        at: this.o.clock.now(),
-        wake: () => {
-          this.o.clock.clearTimer(timer);
-          resolve();
-        },
-        fail: (e) => {
-          this.o.clock.clearTimer(timer);
-          reject(e);
-        },
-      };
-      queue.waiting.push(entry);
-      timer = this.o.clock.setTimer(Math.max(0, deadline - this.o.clock.now()), () => {
-        const i = queue.waiting.indexOf(entry);
-        if (i >= 0) queue.waiting.splice(i, 1);
-        // Nothing was sent for this operation: it had no effect.
-        reject(new LockerError("contention", "the operation waited its whole budget behind others on the same key on this node"));
-      });
-    });
+    await this.keyQueues.enter(key, deadline, op);
     if (this.closed) {
-      this.leaveKey(key);
+      this.keyQueues.leave(key);
       throw new LockerError("unavailable", "locker is closed");
     }
-  }
-
-  /**
-   * Hands the key to the next queued operation. `heldSince`: the operation
-   * that just ended started then and left the key held by a live lease.
-   */
-  private leaveKey(key: string, heldSince?: number): void {
-    const q = this.queues.get(key);
-    if (!q) return;
-    if (heldSince !== undefined && q.waiting.length > 0) {
-      // Coalescing: a queued lock invoked before the ended operation started
-      // was pending during that operation's whole round, so it can be
-      // linearized just after it — where the key is held — and fail with
-      // `locked` without a round of its own. On a contended key this turns a
-      // queue of doomed rounds into one round.
-      const doomed = q.waiting.filter((w) => w.kind === "lock" && w.at <= heldSince);
-      if (doomed.length > 0) {
-        q.waiting = q.waiting.filter((w) => !doomed.includes(w));
-        this.stats.coalesced += doomed.length;
-        for (const w of doomed) w.fail(new LockerError("locked", failureMessage("locked"), { key }));
-      }
-    }
-    // Queued operations are concurrent with one another (none has answered),
-    // so any order is linearizable: let a holder's release, extend or update
-    // go before locks that can only succeed after it.
-    let i = q.waiting.findIndex((w) => w.kind !== "lock");
-    if (i < 0) i = 0;
-    const next = q.waiting.splice(i, 1)[0];
-    if (next) next.wake(); // stays running: handed over
-    else this.queues.delete(key);
   }
 
   /**
