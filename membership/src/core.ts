@@ -3,6 +3,7 @@
 // It never touches a socket, a timer or the system clock (see membership.ts for the driver).
 // Long because SWIM's probe, suspicion, gossip and push-pull rules all read and
 // write the one member table; split, each part would need the whole of it.
+import { BoundedMap } from "./bounded-map.js";
 import { Awareness } from "./awareness.js";
 import { BroadcastQueue, retransmitLimit } from "./broadcast.js";
 import type { MembershipConfig } from "./config.js";
@@ -276,15 +277,15 @@ export class SwimCore {
   private readonly indirect = new Map<number, Indirect>();
   private readonly awareness: Awareness;
   private readonly queue: BroadcastQueue;
-  private readonly recentPushPulls = new Map<string, true>();
+  private readonly recentPushPulls = new BoundedMap<string, true>(MAX_RECENT_PUSH_PULLS);
   private readonly joins = new Map<number, JoinAttempt>();
   /** Push-pull id of a join request → its join and address. Answers to any attempt count. */
   private readonly joinRequests = new Map<number, { join: number; address: string }>();
   private readonly byAddress = new Map<string, string>();
-  private readonly reconnectTargets = new Map<string, ReconnectTarget>();
-  private readonly unknownSenders = new Map<string, { firstMs: number; pushedMs: number }>();
+  private readonly reconnectTargets = new BoundedMap<string, ReconnectTarget>(MAX_RECONNECT_TARGETS);
+  private readonly unknownSenders = new BoundedMap<string, { firstMs: number; pushedMs: number }>(MAX_UNKNOWN_SENDERS);
   private lastUnknownPushMs = -Infinity;
-  private readonly conflictsSeen = new Map<string, number>();
+  private readonly conflictsSeen = new BoundedMap<string, number>(MAX_CONFLICTS_REMEMBERED);
   private leaving = false;
   private stopped = false;
   private started = false;
@@ -758,7 +759,6 @@ export class SwimCore {
     if (this.leaving || this.byAddress.has(from) || from === this.address) return;
     const u = this.unknownSenders.get(from);
     if (!u) {
-      if (this.unknownSenders.size >= MAX_UNKNOWN_SENDERS) this.unknownSenders.delete(this.unknownSenders.keys().next().value!);
       this.unknownSenders.set(from, { firstMs: nowMs, pushedMs: -Infinity });
       return;
     }
@@ -810,7 +810,6 @@ export class SwimCore {
       const key = `${from}/${m.id}`;
       if (this.recentPushPulls.has(key)) return; // answer a chunked request once
       this.recentPushPulls.set(key, true);
-      if (this.recentPushPulls.size > MAX_RECENT_PUSH_PULLS) this.recentPushPulls.delete(this.recentPushPulls.keys().next().value!);
       this.sendState(from, m.id, true, m.join);
       return;
     }
@@ -1088,8 +1087,6 @@ export class SwimCore {
     const key = `${self ? 1 : 0}\u0000${name}\u0000${other}`;
     const last = this.conflictsSeen.get(key);
     if (last !== undefined && nowMs - last < CONFLICT_REPEAT_PROBES * this.config.probeIntervalMs) return;
-    this.conflictsSeen.delete(key);
-    if (this.conflictsSeen.size >= MAX_CONFLICTS_REMEMBERED) this.conflictsSeen.delete(this.conflictsSeen.keys().next().value!);
     this.conflictsSeen.set(key, nowMs);
     this.stats.conflicts++;
     this.out.conflicts.push({ name, existing, other, self });
@@ -1108,7 +1105,6 @@ export class SwimCore {
         this.removeRecord(r);
         // Keep trying it (reconnect) until reconnectTimeoutMs after it went away.
         if (nowMs - r.stateChangeMs < this.config.reconnectTimeoutMs && this.config.reconnectIntervalMs > 0) {
-          if (this.reconnectTargets.size >= MAX_RECONNECT_TARGETS) this.reconnectTargets.delete(this.reconnectTargets.keys().next().value!);
           this.reconnectTargets.set(r.name, { address: r.address, sinceMs: r.stateChangeMs });
         }
       }
