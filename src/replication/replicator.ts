@@ -17,16 +17,17 @@
 // holder in. Pushes and snapshot pages are therefore also never retried by the
 // transport (a retried frame or cached response carries a stale lease).
 // Long because the push stream and the snapshot pull share the per-member
-// cursor and the ballot order they apply in; the codecs are apart.
+// cursor and the ballot order they apply in; the codecs (messages.ts) and
+// the listings a voter serves (snapshot-server.ts) are apart.
 import { LockerError } from "../errors.js";
 import type { Address, Channel, RequestOptions } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
-import { PagedSessions, paginate } from "../util/paged-sessions.js";
 import { DeadlineTimer } from "../util/deadline-timer.js";
 import type { Random } from "../util/random.js";
 import { encodeCbor } from "../wire/cbor.js";
 import type { ConfigHandler } from "../cluster/configurator.js";
 import { encodeEntry, type ChangeEntry, type ReplMessage } from "./messages.js";
+import { SnapshotServer } from "./snapshot-server.js";
 import type { ChangeSource, ReplicaSink } from "./source.js";
 import { ReplicaStore, type ReplicaStoreStats, type StoreChange } from "./store.js";
 
@@ -130,10 +131,8 @@ export class Replicator {
   private readonly targets = new Map<Address, Target>();
   /** Replicas dropped while they had (or could have had) changes pending: they get a resync hint when they return. */
   private readonly lost = new Set<Address>();
-  /** Snapshot sessions: live keys, paged by their encoded size (entries are read when a page is served). */
-  private readonly sessions: PagedSessions<string>;
-  /** Key listings for a reconfiguration's rewrite. */
-  private readonly keySessions: PagedSessions<string>;
+  /** Snapshots and key listings this node serves as a voter. */
+  private readonly snapshots: SnapshotServer;
   private readonly pushIntervalMs: number;
   private readonly maxInflight: number;
   private readonly window: number;
@@ -169,9 +168,6 @@ export class Replicator {
     this.maxInflight = o.maxInflightPerReplica ?? 32;
     this.window = o.snapshotWindow ?? 32;
     this.sessionTtlMs = o.snapshotSessionTtlMs ?? 30_000;
-    const maxSessions = o.maxSnapshotSessions ?? 16;
-    this.sessions = new PagedSessions({ random: o.random, ttlMs: this.sessionTtlMs, maxSessions, what: "snapshot" });
-    this.keySessions = new PagedSessions({ random: o.random, ttlMs: this.sessionTtlMs, maxSessions, what: "key listing" });
     this.syncRetryMs = o.syncRetryMs ?? 500;
     const attemptTimeoutMs = o.request?.attemptTimeoutMs ?? 200;
     this.requestOptions = { attemptTimeoutMs, retries: 0, timeoutMs: attemptTimeoutMs };
@@ -196,6 +192,16 @@ export class Replicator {
       oversizedEntries: 0,
       store: this.store.stats,
     };
+    this.snapshots = new SnapshotServer({
+      name: o.name,
+      source: o.source,
+      clock: o.clock,
+      random: o.random,
+      ttlMs: this.sessionTtlMs,
+      maxSessions: o.maxSnapshotSessions ?? 16,
+      pageBudgetBytes: this.entryBudgetBytes,
+      stats: this.stats,
+    });
     this.unsubscribe = o.source.onChange((key) => this.onLocalChange(key));
     o.channel.onRequest((m, from) => this.onRequest(m, from));
     o.channel.onMessage((m, from) => this.onMessage(m, from));
@@ -396,41 +402,7 @@ export class Replicator {
     }
     t.pinnedUntil = now + this.sessionTtlMs;
     this.lost.delete(from);
-    // Sized now; served later with the state then. A key whose state grew
-    // meanwhile changed, so it is in the requester's push queue anyway.
-    const sized: Array<{ key: string; size: number }> = [];
-    for (const key of this.o.source.liveKeys(now)) {
-      const e = this.o.source.entry(key, now);
-      if (!e || !e.record) continue;
-      const size = encodeCbor(encodeEntry(e)).length;
-      if (size > this.entryBudgetBytes) {
-        this.stats.oversizedEntries++;
-        continue;
-      }
-      sized.push({ key, size });
-    }
-    const pages = paginate(sized, (k) => k.size, this.entryBudgetBytes).map((p) => p.map((k) => k.key));
-    const id = this.sessions.open(pages, now);
-    this.stats.snapshotSessionsServed++;
-    return id;
-  }
-
-  private servePage(session: number, page: number): ReplMessage {
-    const now = this.o.clock.now();
-    const { pages, items } = this.sessions.page(session, page, now);
-    if (pages === 0) return { type: "page", session, pages: 0, page: 0, entries: [] };
-    const entries: ChangeEntry[] = [];
-    let bytes = 0;
-    for (const key of items) {
-      const e = this.o.source.entry(key, now);
-      if (!e) continue;
-      const size = encodeCbor(encodeEntry(e)).length;
-      if (bytes + size > this.entryBudgetBytes) continue; // it changed and grew: the stream carries it
-      entries.push(e);
-      bytes += size;
-    }
-    this.stats.snapshotPagesServed++;
-    return { type: "page", session, pages, page, entries };
+    return this.snapshots.open(now);
   }
 
   // ---- replica side ----
@@ -533,7 +505,7 @@ export class Replicator {
       case "snap": {
         if (!this.o.source.active) throw new LockerError("unavailable", `${this.o.name} is not a voter`);
         const session = m.session === 0 ? this.openSession(m, from) : m.session;
-        return this.servePage(session, m.page);
+        return this.snapshots.page(session, m.page, this.o.clock.now());
       }
       case "cfgGet": {
         if (!this.o.config) throw new LockerError("unavailable", "no configuration handler");
@@ -545,7 +517,7 @@ export class Replicator {
         return Promise.resolve(handler.activate(m.config, from)).then(() => ({ type: "cfg" as const, config: handler.current() }));
       }
       case "keys":
-        return this.serveKeys(m.session, m.page);
+        return this.snapshots.keys(m.session, m.page, this.o.clock.now());
       default:
         throw new LockerError("invalid", `a ${m.type} is not a request`);
     }
@@ -557,18 +529,5 @@ export class Replicator {
       this.needsSync = true;
       this.preferredSource = from;
     }
-  }
-
-  // ---- key listing for reconfiguration ----
-
-  private serveKeys(session: number, page: number): ReplMessage {
-    if (!this.o.source.active) throw new LockerError("unavailable", `${this.o.name} is not a voter`);
-    // A quiet (restarted) voter's acceptor forgot what it held: its empty
-    // listing must not stand in for one that covers a quorum.
-    if (this.o.source.quiet) throw new LockerError("unavailable", `${this.o.name} restarted and is in its quiet period: its key listing is incomplete`);
-    const now = this.o.clock.now();
-    const id = session !== 0 ? session : this.keySessions.open(paginate(this.o.source.allKeys(), (k) => Buffer.byteLength(k) + 5, this.entryBudgetBytes), now);
-    const { pages, items } = this.keySessions.page(id, page, now);
-    return { type: "keyPage", session: id, pages, page, keys: items };
   }
 }
