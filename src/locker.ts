@@ -325,7 +325,7 @@ export class Locker extends EventEmitter<LockerEventMap> {
     if (this.closed) throw new LockerError("unavailable", "locker is closed");
     const timeoutMs = this.timeoutOf(options ?? {});
     this.checkFits(key, bytes);
-    const r = await this.node.execute(key, op, timeoutMs);
+    const r = await this.node.execute(key, op, timeoutMs, options?.ballots);
     if (!this.node.isVoter) this.view.learn(key, r.record);
     return r;
   }

@@ -17,11 +17,25 @@ import { backoffDelayMs } from "../transport/backoff.js";
 import type { Random } from "../util/random.js";
 import { Acceptor, type AcceptorEvent, type LocalRecord } from "./acceptor.js";
 import { KeyQueues } from "./key-queue.js";
-import { ballotToString, HybridLogicalClock, type Ballot } from "./ballot.js";
+import { ballotToString, HLC_TICKS_PER_MS, HybridLogicalClock, type Ballot } from "./ballot.js";
 import { isCasRequest, type CasMessage, type CasReply, type CasRequest, type FenceReply, type FenceRequest } from "./messages.js";
 import { PersistedFloor, type BallotFloorStore } from "./floor-store.js";
 import { DEFAULT_MAX_CLOCK_SKEW_MS, FenceServer, VoterRecovery, type RecoveryOptions, type RecoveryStatus } from "./recovery.js";
 import { bytesEqual, peekVerdict, ProposerRound, type KnownRecord, type PeekReply, type CasOp, type FastPathState, type OpResult, type Outgoing, type OwnWrite, type RoundOutcome } from "./proposer.js";
+
+/**
+ * `atMost`: every round of the operation uses a ballot counter ≤ it (a
+ * forwarded operation at its coordinator); one that would need more is not
+ * run (LockerError details `{ ran: false }`) or, once a change was sent,
+ * ends with `timeout`. `above`: every round uses a counter > it, never a
+ * cached promise (the forwarder running the operation itself): once such a
+ * round is chosen, no round ≤ `above` can be chosen any more, so the
+ * forwarded copy can never take effect after it.
+ */
+export interface BallotBounds {
+  atMost?: number;
+  above?: number;
+}
 
 export interface VoterSpec {
   /** Unique node name (the ballot tie-break). */
@@ -297,8 +311,13 @@ export class CasNode {
     return s && s.accepted ? { accepted: s.accepted, origin: s.origin, record: s.record } : undefined;
   }
 
+  /** The ballot counter this node would issue now, without issuing it (for a forward's ballot bound). */
+  ballotCounterNow(): number {
+    return Math.max(this.hlc.current, Math.floor(this.o.clock.wallNow()) * HLC_TICKS_PER_MS);
+  }
+
   /** Runs one operation on a key: queued behind earlier ones on the same key from this node. */
-  async execute(key: string, op: CasOp, timeoutMs: number): Promise<OpResult> {
+  async execute(key: string, op: CasOp, timeoutMs: number, ballots?: BallotBounds): Promise<OpResult> {
     if (this.closed) throw new LockerError("unavailable", "locker is closed");
     if (this.pending >= this.o.limits.maxPendingRounds) {
       throw new LockerError("unavailable", `too many operations in flight on this node (limit ${this.o.limits.maxPendingRounds})`, {
@@ -313,7 +332,7 @@ export class CasNode {
       const startedAt = this.o.clock.now();
       let heldAfter = false;
       try {
-        const result = await this.run(key, op, deadline);
+        const result = await this.run(key, op, deadline, ballots);
         heldAfter = op.kind !== "release" && op.kind !== "read" && result.record !== null;
         return result;
       } catch (e) {
@@ -394,10 +413,14 @@ export class CasNode {
       .map((v) => v.name);
   }
 
-  private async run(key: string, op: CasOp, deadline: number): Promise<OpResult> {
+  private async run(key: string, op: CasOp, deadline: number, ballots: BallotBounds | undefined): Promise<OpResult> {
     const ownWrites: OwnWrite[] = [];
     let conflicts = 0;
-    let skipCache = false;
+    // A lower bound: fresh ballots above it (never a cached promise, which may be below).
+    let skipCache = ballots?.above !== undefined;
+    if (ballots?.above !== undefined && !this.hlc.observe(ballots.above)) {
+      throw new LockerError("timeout", "the ballot bound of this operation is implausibly far ahead: not run, but a forwarded copy may take effect", { outcome: "unknown" });
+    }
     const unknownOrNoQuorum = (why: string, details: Record<string, unknown> = {}): LockerError =>
       ownWrites.length > 0
         ? new LockerError("timeout", `${why}; a change was sent and may still take effect`, { ...details, outcome: "unknown" })
@@ -462,11 +485,19 @@ export class CasNode {
       }
       const wall = this.o.clock.wallNow();
       let ballot: Ballot;
+      if (cached && ballots?.atMost !== undefined && cached.ballot.c > ballots.atMost) {
+        skipCache = true;
+        continue;
+      }
       if (cached) {
         ballot = cached.ballot;
         this.hlc.observe(ballot.c);
       } else {
         ballot = { c: this.hlc.tick(wall), node: this.o.name };
+      }
+      if (ballots?.atMost !== undefined && ballot.c > ballots.atMost) {
+        if (ownWrites.length > 0) throw unknownOrNoQuorum("the operation reached its ballot bound (its forwarder runs it itself now)");
+        throw new LockerError("unavailable", "the operation's ballot bound is below this node's clock: not run", { ran: false });
       }
       const nextC = this.hlc.tick(wall);
       const round = new ProposerRound({

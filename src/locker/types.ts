@@ -1,6 +1,8 @@
 // The Locker's public value types: entries, results, options, the summary and
 // the event map (src/locker.ts re-exports them; the local view uses them too).
-import type { CasNodeStats } from "../cas/node.js";
+import type { BallotBounds, CasNodeStats } from "../cas/node.js";
+
+export type { BallotBounds };
 
 /** A key's state as an operation or a local read sees it. */
 export interface Entry {
@@ -25,7 +27,13 @@ export interface LockResult extends Entry {
 export interface OperationOptions {
   /** Budget for the whole operation (queueing, rounds, retries). */
   timeoutMs?: number;
+  /**
+   * Internal (key affinity, src/node/affinity.ts): bounds on the ballot
+   * counters this operation's rounds may use. See CasNode.execute.
+   */
+  ballots?: BallotBounds;
 }
+
 
 export interface LockOptions extends OperationOptions {
   leaseMs: number;

@@ -9,7 +9,8 @@
 import { BoundedMap } from "../util/bounded-map.js";
 import { decodeValue, encodeValue } from "../cas/value.js";
 import { isLockerError, LockerError, type LockerErrorCode } from "../errors.js";
-import type { Entry, LockOptions, LockResult, OperationOptions } from "../locker/types.js";
+import type { BallotBounds, Entry, LockOptions, LockResult, OperationOptions } from "../locker/types.js";
+import { HLC_TICKS_PER_MS } from "../cas/ballot.js";
 import type { Locker } from "../locker.js";
 import type { Address, Channel } from "../transport/types.js";
 import type { Clock } from "../util/clock.js";
@@ -191,7 +192,7 @@ class KeyAffinity implements Affinity {
       value,
       undefined,
       leaseMs,
-      (t) => L.lock(key, value, { ...options, timeoutMs: t }),
+      (t, ballots) => L.lock(key, value, { ...options, timeoutMs: t, ...(ballots ? { ballots } : {}) }),
       (ok, bytes, sentAt) => this.leaseResult(key, bytes!, leaseMs, ok, sentAt),
       // A lock that may have taken effect at the coordinator: any failure here
       // (even `locked`: the holder may be this very call) is "outcome unknown".
@@ -208,7 +209,7 @@ class KeyAffinity implements Affinity {
       newValue,
       expected,
       0,
-      (t) => L.update(key, expected, newValue, { ...options, timeoutMs: t }),
+      (t, ballots) => L.update(key, expected, newValue, { ...options, timeoutMs: t, ...(ballots ? { ballots } : {}) }),
       (ok, bytes) => {
         this.reflect(key, bytes!, ok);
         return { key, value: decodeValue(bytes!), token: BigInt(ok.token), leaseRemainingMs: ok.leaseRemainingMs };
@@ -229,7 +230,7 @@ class KeyAffinity implements Affinity {
       value,
       undefined,
       leaseMs,
-      (t) => L.extendLease(key, value, leaseMs, { ...options, timeoutMs: t }),
+      (t, ballots) => L.extendLease(key, value, leaseMs, { ...options, timeoutMs: t, ...(ballots ? { ballots } : {}) }),
       (ok, bytes, sentAt) => this.leaseResult(key, bytes!, leaseMs, ok, sentAt),
       // An extension keeps the value, so it cannot be why this node now sees
       // `mismatch` or `not_found`: those are definite. Anything else is unknown.
@@ -246,7 +247,7 @@ class KeyAffinity implements Affinity {
       value,
       undefined,
       0,
-      (t) => L.release(key, value, { ...options, timeoutMs: t }),
+      (t, ballots) => L.release(key, value, { ...options, timeoutMs: t, ...(ballots ? { ballots } : {}) }),
       () => {
         this.locker.applyReplicated(key, null);
       },
@@ -270,7 +271,7 @@ class KeyAffinity implements Affinity {
       undefined,
       undefined,
       0,
-      (t) => L.read(key, { ...options, timeoutMs: t }),
+      (t, ballots) => L.read(key, { ...options, timeoutMs: t, ...(ballots ? { ballots } : {}) }),
       (ok) => (ok.value === null ? undefined : { key, value: decodeValue(ok.value), token: BigInt(ok.token), leaseRemainingMs: ok.leaseRemainingMs }),
       // A read changes nothing (its write-back rewrites what is there): its own answer stands.
       () => "relay",
@@ -310,7 +311,7 @@ class KeyAffinity implements Affinity {
     value: unknown,
     expected: unknown,
     leaseMs: number,
-    runLocal: (timeoutMs: number | undefined) => Promise<T>,
+    runLocal: (timeoutMs: number | undefined, ballots?: BallotBounds) => Promise<T>,
     fromOk: (ok: ForwardOk, valueBytes: Uint8Array | undefined, sentAt: number) => T,
     onFail: (code: LockerErrorCode) => Outcome,
   ): Promise<T> {
@@ -335,7 +336,9 @@ class KeyAffinity implements Affinity {
     }
     const budgetMs = Math.max(1, Math.min(MAX_COORDINATOR_BUDGET_MS, Math.floor(totalMs * this.share)));
     const waitMs = Math.min(totalMs, budgetMs + this.attemptTimeoutMs);
-    const request: ForwardRequest = { type: "op", op, key, budgetMs, value: valueBytes ?? null, expected: expectedBytes ?? null, leaseMs };
+    // The coordinator's rounds stay at or below this counter; a fallback here runs above it (see ForwardRequest.ballotCap).
+    const ballotCap = this.locker.cas.ballotCounterNow() + budgetMs * HLC_TICKS_PER_MS;
+    const request: ForwardRequest = { type: "op", op, key, budgetMs, value: valueBytes ?? null, expected: expectedBytes ?? null, leaseMs, ballotCap };
     const sentAt = this.clock.now();
     let answer: ForwardMessage;
     try {
@@ -349,7 +352,7 @@ class KeyAffinity implements Affinity {
       // coordinator could not decode it: it ran nowhere.
       if (isLockerError(e, "invalid")) return this.fallback(sentAt, totalMs, runLocal, undefined);
       this.heldOff.set(target.name, this.clock.now() + this.holdOffMs);
-      return this.fallback(sentAt, totalMs, runLocal, onFail);
+      return this.fallback(sentAt, totalMs, runLocal, onFail, ballotCap);
     }
     switch (answer.type) {
       case "ok":
@@ -364,12 +367,25 @@ class KeyAffinity implements Affinity {
         return this.fallback(sentAt, totalMs, runLocal, undefined);
       default:
         // A request in answer to a request: the coordinator is broken or hostile; nothing says it ran.
-        return this.fallback(sentAt, totalMs, runLocal, onFail);
+        return this.fallback(sentAt, totalMs, runLocal, onFail, ballotCap);
     }
   }
 
-  /** Runs the operation here with what is left of the budget; `onFail` set means the forward may have taken effect. */
-  private async fallback<T>(sentAt: number, totalMs: number, runLocal: (t: number) => Promise<T>, onFail: ((code: LockerErrorCode) => Outcome) | undefined): Promise<T> {
+  /**
+   * Runs the operation here with what is left of the budget; `onFail` set
+   * means the forward may have taken effect. Then its copy may also still be
+   * queued or running at the coordinator, with ballots ≤ `ballotCap`: this
+   * run uses ballots above it, so once it is chosen the copy can never be
+   * (without that, a forwarded lock ran after this run's lock, update and
+   * release, and locked the key a second time: the nemesis found it).
+   */
+  private async fallback<T>(
+    sentAt: number,
+    totalMs: number,
+    runLocal: (t: number, ballots?: BallotBounds) => Promise<T>,
+    onFail: ((code: LockerErrorCode) => Outcome) | undefined,
+    ballotCap?: number,
+  ): Promise<T> {
     const leftMs = Math.floor(totalMs - (this.clock.now() - sentAt));
     if (onFail) this.stats.unansweredFallbacks++;
     else this.stats.refusedFallbacks++;
@@ -377,7 +393,7 @@ class KeyAffinity implements Affinity {
       throw new LockerError("timeout", onFail ? "the key's coordinator did not answer within the budget: the outcome is unknown" : "the budget ran out before the operation could run");
     }
     try {
-      return await runLocal(leftMs);
+      return await runLocal(leftMs, onFail && ballotCap !== undefined ? { above: ballotCap } : undefined);
     } catch (e) {
       if (!onFail || !isLockerError(e) || e.code === "invalid" || onFail(e.code) === "relay") throw e;
       throw new LockerError("timeout", `the key's coordinator did not answer and this node's own attempt ended ${e.code}: the forwarded operation may have taken effect, so the outcome is unknown`, { cause: e.code });
@@ -505,7 +521,7 @@ class KeyAffinity implements Affinity {
     const receivedAt = this.clock.now();
     const L = this.locker;
     // Never forwarded again: an operation takes at most one hop, whatever the two nodes think of liveness.
-    const opts = { timeoutMs: Math.min(m.budgetMs, L.limits.maxTimeoutMs) };
+    const opts = { timeoutMs: Math.min(m.budgetMs, L.limits.maxTimeoutMs), ballots: { atMost: m.ballotCap } };
     try {
       switch (m.op) {
         case "lock":
@@ -523,6 +539,8 @@ class KeyAffinity implements Affinity {
         }
       }
     } catch (e) {
+      // Its ballot bound is already behind this node's clock (clocks apart by more than the budget): not run, the forwarder runs it.
+      if (isLockerError(e) && e.details?.["ran"] === false) return { type: "refused", message: e.message };
       if (isLockerError(e)) return { type: "error", code: e.code, message: e.message };
       // decodeValue refused the bytes, or a bug: nothing the caller can fix by retrying elsewhere.
       return { type: "error", code: "invalid", message: e instanceof Error ? e.message : String(e) };

@@ -4,6 +4,7 @@
 // operation took effect, and fairness of one key contended from 3 nodes.
 import test from "ava";
 import fc from "fast-check";
+import { MAX_BALLOT_COUNTER } from "../../src/cas/ballot.js";
 import { encodeValue } from "../../src/cas/value.js";
 import { isLockerError } from "../../src/errors.js";
 import { Locker } from "../../src/locker.js";
@@ -88,9 +89,9 @@ test("rendezvous: a voter going down moves only its own keys, each to the one th
 test("forward codec: round-trips every message and refuses out-of-bound or inconsistent fields", (t) => {
   const value = encodeValue({ holder: "a" });
   const msgs = [
-    { type: "op", op: "lock", key: "k", budgetMs: 3000, value, expected: null, leaseMs: 5000 },
-    { type: "op", op: "update", key: "k", budgetMs: 1, value, expected: encodeValue("b"), leaseMs: 0 },
-    { type: "op", op: "read", key: "k", budgetMs: 120_000, value: null, expected: null, leaseMs: 0 },
+    { type: "op", op: "lock", key: "k", budgetMs: 3000, value, expected: null, leaseMs: 5000, ballotCap: 1_800_000_000_000_000 },
+    { type: "op", op: "update", key: "k", budgetMs: 1, value, expected: encodeValue("b"), leaseMs: 0, ballotCap: 0 },
+    { type: "op", op: "read", key: "k", budgetMs: 120_000, value: null, expected: null, leaseMs: 0, ballotCap: MAX_BALLOT_COUNTER },
     { type: "ok", token: 2 ** 40, leaseRemainingMs: 4999, safeSpanMs: 4950, value: null },
     { type: "ok", token: 0, leaseRemainingMs: 0, safeSpanMs: 0, value },
     { type: "error", code: "locked", message: "held" },
@@ -101,17 +102,20 @@ test("forward codec: round-trips every message and refuses out-of-bound or incon
     null,
     [],
     [9, 0],
-    [0, 5, "k", 100, value, null, 10], // unknown op
-    [0, 0, "", 100, value, null, 10], // empty key
-    [0, 0, "x".repeat(5000), 100, value, null, 10], // key over the codec bound
-    [0, 0, "k", 0, value, null, 10], // no budget
-    [0, 0, "k", 120_001, value, null, 10], // budget over the bound
-    [0, 0, "k", 100, null, null, 10], // lock without a value
-    [0, 0, "k", 100, value, null, 0], // lock without a lease
-    [0, 0, "k", 100, value, null, 1.5], // fractional lease
-    [0, 0, "k", 100, value, value, 10], // lock with an expected value
-    [0, 4, "k", 100, value, null, 0], // read with a value
-    [0, 0, "k", 100, new Uint8Array(70_000), null, 10], // value over the bound
+    [0, 5, "k", 100, value, null, 10, 1], // unknown op
+    [0, 0, "", 100, value, null, 10, 1], // empty key
+    [0, 0, "x".repeat(5000), 100, value, null, 10, 1], // key over the codec bound
+    [0, 0, "k", 0, value, null, 10, 1], // no budget
+    [0, 0, "k", 120_001, value, null, 10, 1], // budget over the bound
+    [0, 0, "k", 100, null, null, 10, 1], // lock without a value
+    [0, 0, "k", 100, value, null, 0, 1], // lock without a lease
+    [0, 0, "k", 100, value, null, 1.5, 1], // fractional lease
+    [0, 0, "k", 100, value, value, 10, 1], // lock with an expected value
+    [0, 4, "k", 100, value, null, 0, 1], // read with a value
+    [0, 0, "k", 100, new Uint8Array(70_000), null, 10, 1], // value over the bound
+    [0, 0, "k", 100, value, null, 10], // no ballot cap (an older forwarder)
+    [0, 0, "k", 100, value, null, 10, MAX_BALLOT_COUNTER + 1], // ballot cap over the bound
+    [0, 0, "k", 100, value, null, 10, -1], // negative ballot cap
     [1, -1, 0, 0, null],
     [1, 2 ** 53, 0, 0, null], // token beyond a safe integer
     [1, 1, 2 ** 31, 0, null], // remaining lease beyond the bound
@@ -256,6 +260,23 @@ for (const next of ["nobody", "bob"] as const) {
     for (const l of lockers) await l.close();
   });
 }
+
+test("a forward that reaches a paused coordinator late never takes effect after the forwarder ran it itself (no second lock after the release)", async (t) => {
+  const { clock, net, lockers, affinities, at } = cluster(6);
+  const key = keyCoordinatedBy("n2");
+  const a = affinities[at("n1")]!;
+  // n2 stops as a SIGSTOPped process would: the forward (and its retransmits) wait in its socket.
+  net.pause("n2", 4000);
+  const locked = await settle(clock, a.lock(key, "alice", { leaseMs: 5000 }));
+  t.is(locked.value, "alice");
+  t.is(a.stats.unansweredFallbacks, 1);
+  await settle(clock, a.release(key, "alice"));
+  // n2 resumes, finds the forwarded lock and would run it on a key that is free again.
+  await settle(clock, new Promise<void>((r) => clock.setTimer(4000, r)));
+  t.true(clock.now() > 4000);
+  t.is(await settle(clock, affinities[at("n3")]!.read(key)), undefined, "the late forwarded lock locked the key a second time");
+  for (const l of lockers) await l.close();
+});
 
 test("a forward that was not answered but whose fallback wins is a real success", async (t) => {
   const { clock, net, lockers, affinities, at } = cluster(4);

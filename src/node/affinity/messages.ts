@@ -1,6 +1,7 @@
 // The forward channel's messages: a node hands a key's operation to the key's
 // coordinator and gets its answer back. Arrays, not maps (small datagrams);
 // every field is checked and bounded on decode.
+import { MAX_BALLOT_COUNTER } from "../../cas/ballot.js";
 import { CODEC_MAX_KEY_BYTES, CODEC_MAX_LEASE_MS, CODEC_MAX_VALUE_BYTES } from "../../cas/messages.js";
 import { LOCKER_ERROR_CODES, type LockerErrorCode } from "../../errors.js";
 import type { MessageCodec } from "../../transport/types.js";
@@ -28,6 +29,13 @@ export interface ForwardRequest {
   expected: Uint8Array | null;
   /** lock, extend. */
   leaseMs: number;
+  /**
+   * The highest ballot counter the coordinator may use for this operation.
+   * If the forward goes unanswered, the forwarder runs the operation itself
+   * with ballots above it, so a copy still queued or running at the
+   * coordinator can never be chosen after the forwarder's own round.
+   */
+  ballotCap: number;
 }
 
 export interface ForwardOk {
@@ -69,7 +77,7 @@ export const forwardCodec: MessageCodec<ForwardMessage> = {
   encode(m) {
     switch (m.type) {
       case "op":
-        return [TAG.op, FORWARD_OPS.indexOf(m.op), m.key, m.budgetMs, m.value, m.expected, m.leaseMs];
+        return [TAG.op, FORWARD_OPS.indexOf(m.op), m.key, m.budgetMs, m.value, m.expected, m.leaseMs, m.ballotCap];
       case "ok":
         return [TAG.ok, m.token, m.leaseRemainingMs, m.safeSpanMs, m.value];
       case "error":
@@ -79,10 +87,10 @@ export const forwardCodec: MessageCodec<ForwardMessage> = {
     }
   },
   decode(raw) {
-    const a = asArray(raw, "forward message", 2, 7);
+    const a = asArray(raw, "forward message", 2, 8);
     const tag = asUint(a[0], "forward tag", 3);
     if (tag === TAG.op) {
-      if (a.length !== 7) throw new Error("forward op: expected 7 fields");
+      if (a.length !== 8) throw new Error("forward op: expected 8 fields");
       const op = FORWARD_OPS[asUint(a[1], "forward op", FORWARD_OPS.length - 1)]!;
       const key = asString(a[2], "forward key", CODEC_MAX_KEY_BYTES);
       if (key.length === 0) throw new Error("forward key: empty");
@@ -91,12 +99,13 @@ export const forwardCodec: MessageCodec<ForwardMessage> = {
       const value = bytesOrNull(a[4], "forward value");
       const expected = bytesOrNull(a[5], "forward expected");
       const leaseMs = asUint(a[6], "forward leaseMs", CODEC_MAX_LEASE_MS);
+      const ballotCap = asUint(a[7], "forward ballotCap", MAX_BALLOT_COUNTER);
       // Each operation carries exactly the fields it needs: a request that does not is refused, not guessed at.
       const needsValue = op !== "read";
       if (needsValue !== (value !== null)) throw new Error(`forward ${op}: value ${needsValue ? "missing" : "unexpected"}`);
       if ((op === "update") !== (expected !== null)) throw new Error(`forward ${op}: expected ${op === "update" ? "missing" : "unexpected"}`);
       if ((op === "lock" || op === "extend") !== leaseMs > 0) throw new Error(`forward ${op}: leaseMs ${leaseMs > 0 ? "unexpected" : "missing"}`);
-      return { type: "op", op, key, budgetMs, value, expected, leaseMs };
+      return { type: "op", op, key, budgetMs, value, expected, leaseMs, ballotCap };
     }
     if (tag === TAG.ok) {
       if (a.length !== 5) throw new Error("forward ok: expected 5 fields");
