@@ -288,10 +288,13 @@ class KeyAffinity implements Affinity {
    * transport retransmits under one request id and the coordinator answers
    * retransmits from its response cache, so it runs the operation at most
    * once, but it may still be running it, or run it after we stop waiting.
-   * So after an unanswered forward this node runs the operation itself
-   * (CASPaxos keeps both attempts safe: at most one lock of a free key wins;
-   * a late duplicate of a release, update or extend finds the value changed
-   * or does again what was asked) and then:
+   * So after an unanswered forward this node runs the operation itself, and
+   * the ballot bound keeps the two attempts to one effect: the coordinator's
+   * rounds use counters ≤ the forward's `ballotCap`, this node's rounds
+   * counters above it, so once this node's round is chosen every acceptor
+   * quorum refuses the coordinator's (a copy delivered late — a paused
+   * coordinator — is never chosen after it; before it, this node sees its
+   * effect). Then:
    *  - a success here is a real success (this node's own round did it; the
    *    safe window is this node's own, from its own round);
    *  - a failure that the forwarded attempt could have caused — `locked`
