@@ -147,6 +147,8 @@ export class CasNode {
   private readonly hlc = new HybridLogicalClock();
   private readonly voterAddress = new Map<string, Address>();
   private readonly keyQueues: KeyQueues;
+  /** The clock skew the recovery argument allows (also the lead of a forward's ballot bound). */
+  private readonly maxClockSkewMs: number;
   /** Per key: the promise our last accept carried, and when we learned it. */
   private readonly fastCache: BoundedMap<string, { fast: FastPathState; at: number }>;
   private readonly abandonOnClose = new Set<() => void>();
@@ -192,6 +194,7 @@ export class CasNode {
       this.hlc.observe(this.persistedFloor.value);
       this.acceptor?.restoreFloor({ c: this.persistedFloor.value, node: o.name });
     }
+    this.maxClockSkewMs = o.recovery?.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
     const recovery: RecoveryOptions = {
       enabled: o.recovery?.enabled ?? true,
       maxClockSkewMs: o.recovery?.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS,
@@ -311,9 +314,20 @@ export class CasNode {
     return s && s.accepted ? { accepted: s.accepted, origin: s.origin, record: s.record } : undefined;
   }
 
-  /** The ballot counter this node would issue now, without issuing it (for a forward's ballot bound). */
-  ballotCounterNow(): number {
-    return Math.max(this.hlc.current, Math.floor(this.o.clock.wallNow()) * HLC_TICKS_PER_MS);
+  /**
+   * A ballot bound for an operation forwarded now with a budget of
+   * `budgetMs` (src/node/affinity.ts); the coordinator's rounds must fit
+   * below it, so it leads by the budget both this node's wall clock plus the
+   * clock skew allowed (a restarted voter's floor runs that far ahead) and
+   * this node's HLC (floors of recoveries in quick succession stack up, and
+   * a fenced voter's HLC has observed them). The HLC term does not ratchet:
+   * a run above a bound (which raises the HLC to it) starts only after the
+   * forward's whole wait, longer than the budget, so the wall clock gains on
+   * the HLC with every round of forwards and fallbacks.
+   */
+  forwardBallotCap(budgetMs: number): number {
+    const ahead = budgetMs * HLC_TICKS_PER_MS;
+    return Math.max((Math.floor(this.o.clock.wallNow()) + this.maxClockSkewMs) * HLC_TICKS_PER_MS, this.hlc.current) + ahead;
   }
 
   /** Runs one operation on a key: queued behind earlier ones on the same key from this node. */

@@ -10,7 +10,6 @@ import { BoundedMap } from "../util/bounded-map.js";
 import { decodeValue, encodeValue } from "../cas/value.js";
 import { isLockerError, LockerError, type LockerErrorCode } from "../errors.js";
 import type { BallotBounds, Entry, LockOptions, LockResult, OperationOptions } from "../locker/types.js";
-import { HLC_TICKS_PER_MS } from "../cas/ballot.js";
 import type { Locker } from "../locker.js";
 import type { Address, Channel } from "../transport/types.js";
 import type { Clock } from "../util/clock.js";
@@ -340,7 +339,7 @@ class KeyAffinity implements Affinity {
     const budgetMs = Math.max(1, Math.min(MAX_COORDINATOR_BUDGET_MS, Math.floor(totalMs * this.share)));
     const waitMs = Math.min(totalMs, budgetMs + this.attemptTimeoutMs);
     // The coordinator's rounds stay at or below this counter; a fallback here runs above it (see ForwardRequest.ballotCap).
-    const ballotCap = this.locker.cas.ballotCounterNow() + budgetMs * HLC_TICKS_PER_MS;
+    const ballotCap = this.locker.cas.forwardBallotCap(budgetMs);
     const request: ForwardRequest = { type: "op", op, key, budgetMs, value: valueBytes ?? null, expected: expectedBytes ?? null, leaseMs, ballotCap };
     const sentAt = this.clock.now();
     let answer: ForwardMessage;

@@ -25,6 +25,12 @@ test("rolling restart of the 3 voters under traffic: 0 no_quorum, 0 unavailable,
   const inFlight = [0, 0, 0];
   const answers = new Map<string, number>();
   const count = (what: string): void => void answers.set(what, (answers.get(what) ?? 0) + 1);
+  /** The first message of each kind of failed answer, for the log. */
+  const firstMessage = new Map<string, string>();
+  const failed = (what: string, message: unknown): void => {
+    count(what);
+    if (!firstMessage.has(what)) firstMessage.set(what, String(message));
+  };
   let running = true;
   const startedAt = Date.now();
 
@@ -42,10 +48,12 @@ test("rolling restart of the 3 voters under traffic: 0 no_quorum, 0 unavailable,
       inFlight[i]!++;
       try {
         const lock = await request(agents[i]!.http, "PUT", `/v1/keys/${key}`, { value, leaseMs: 5000 }, 10_000);
-        count(lock.status === 200 ? "lock ok" : `lock ${String(lock.json.error)}`);
+        if (lock.status === 200) count("lock ok");
+        else failed(`lock ${String(lock.json.error)}`, lock.json.message);
         if (lock.status === 200) {
           const rel = await request(agents[i]!.http, "POST", `/v1/keys/${key}/release`, { value }, 10_000);
-          count(rel.status === 200 ? "release ok" : `release ${String(rel.json.error)}`);
+          if (rel.status === 200) count("release ok");
+          else failed(`release ${String(rel.json.error)}`, rel.json.message);
         }
       } catch (e) {
         // The connection itself failed (not an answer of the cluster).
@@ -98,6 +106,7 @@ test("rolling restart of the 3 voters under traffic: 0 no_quorum, 0 unavailable,
   const summary = Object.fromEntries([...answers].sort());
   t.log(restarts.join("\n"));
   t.log(`answers during the rolling restart: ${JSON.stringify(summary)}`);
+  for (const [what, message] of firstMessage) t.log(`first ${what}: ${message}`);
   t.true((answers.get("lock ok") ?? 0) > 50, "traffic kept flowing");
   for (const [what, n] of answers) {
     t.false(/no_quorum|unavailable/.test(what), `${n} answers were ${what}`);
