@@ -553,6 +553,16 @@ export class CasNode {
           throw new LockerError("unavailable", `a voter runs configuration version ${outcome.cfg}, this node ${this.o.configVersion}`);
         }
         case "no_quorum":
+          if (outcome.behind !== undefined && outcome.behind > 0 && ++conflicts <= this.o.limits.maxRetries) {
+            // Voters still on the older configuration refused: a reconfiguration is being
+            // spread and they run it in a moment. Retry within the budget, backing off.
+            this.stats.conflicts++;
+            const delay = backoffDelayMs({ baseMs: this.o.retryBaseMs, factor: 2, maxMs: this.o.retryMaxMs }, conflicts, this.o.random);
+            if (this.o.clock.now() + delay < deadline) {
+              await this.sleep(delay);
+              continue;
+            }
+          }
           if (tryingUnreachable) {
             throw unknownOrNoQuorum(`${this.noQuorumReason(alive)}; tried them anyway: no majority answered`, { alive: alive.length, voters: this.o.voters.length });
           }

@@ -124,7 +124,13 @@ export type RoundOutcome =
    */
   | { readonly kind: "superseded" }
   /** Fewer than a majority answered; `refusals` counts quiet / full / config refusals among them. */
-  | { readonly kind: "no_quorum"; readonly refusals: number; readonly quiet?: ReadonlyArray<{ readonly voter: string; readonly leftMs?: number }> }
+  | {
+      readonly kind: "no_quorum";
+      readonly refusals: number;
+      readonly quiet?: ReadonlyArray<{ readonly voter: string; readonly leftMs?: number }>;
+      /** Refusals from voters still on an older configuration (they activate this one in a moment: worth a retry). */
+      readonly behind?: number;
+    }
   /** A voter runs a newer configuration. */
   | { readonly kind: "config"; readonly cfg: number };
 
@@ -206,6 +212,8 @@ export class ProposerRound {
   private nextPromisedBy = 0;
   private readonly failed = new Set<string>();
   private refusals = 0;
+  /** Refusals from voters on an older configuration version than the round's. */
+  private behind = 0;
   /** Voters that refused because they sit out their quiet period (named in the answer). */
   private readonly quietVoters = new Map<string, number | undefined>();
   private conflicted = false;
@@ -284,6 +292,7 @@ export class ProposerRound {
       } else {
         this.refusals++;
         if (reply.reason === "quiet") this.quietVoters.set(from, reply.quietLeftMs);
+        if (reply.reason === "config" && reply.cfg < this.params.cfg) this.behind++;
       }
       if (phase === "accept") this.acceptNacks++;
       this.failed.add(from);
@@ -352,7 +361,7 @@ export class ProposerRound {
 
   /** The operation's time is up: end the round as it stands. */
   abandon(): void {
-    if (this.phase !== "done") this.finish({ kind: "no_quorum", refusals: this.refusals, quiet: [...this.quietVoters].map(([voter, leftMs]) => (leftMs === undefined ? { voter } : { voter, leftMs })) });
+    if (this.phase !== "done") this.finish(this.noQuorum());
   }
 
   private answered(): number {
@@ -371,7 +380,7 @@ export class ProposerRound {
       return [];
     }
     if (this.conflicted) return this.finish({ kind: "conflict", seen: this.seen });
-    return this.finish({ kind: "no_quorum", refusals: this.refusals, quiet: [...this.quietVoters].map(([voter, leftMs]) => (leftMs === undefined ? { voter } : { voter, leftMs })) });
+    return this.finish(this.noQuorum());
   }
 
   /** A majority promised: work out the current state and what to write. */
@@ -480,6 +489,7 @@ export class ProposerRound {
     this.writtenOrigin = wireOrigin ?? p.ballot;
     this.failed.clear();
     this.refusals = 0;
+    this.behind = 0;
     this.conflicted = false;
     if (p.ask.length < p.quorum) return this.finish({ kind: "no_quorum", refusals: 0 });
     return p.ask.map((to) => ({ to, msg: { type: "accept", cfg: p.cfg, key: p.key, ballot: p.ballot, record, nextC: p.nextC, origin: wireOrigin } }));
@@ -502,6 +512,11 @@ export class ProposerRound {
   private finishPending(pending: Pending): Outgoing[] {
     if (pending.kind === "answer" && pending.code) return this.finish({ kind: "failed", code: pending.code, current: pending.result.record, fast: null });
     return this.finish({ kind: "done", result: pending.result, fast: null });
+  }
+
+  private noQuorum(): RoundOutcome {
+    const quiet = [...this.quietVoters].map(([voter, leftMs]) => (leftMs === undefined ? { voter } : { voter, leftMs }));
+    return { kind: "no_quorum", refusals: this.refusals, quiet, ...(this.behind > 0 ? { behind: this.behind } : {}) };
   }
 
   private finish(outcome: RoundOutcome): Outgoing[] {

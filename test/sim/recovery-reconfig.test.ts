@@ -22,7 +22,7 @@ async function scenario(t: ExecutionContext, enabled: boolean) {
   const sim = new ReplSim({
     seed: 7,
     faults: { lossRate: 0, duplicateRate: 0, minDelayMs: 0.2, maxDelayMs: 1, reorderRate: 0, reorderDelayMs: 0 },
-    locker: { maxLeaseMs: 5000, limits: { minLeaseMs: 10, maxTimeoutMs: 5000 }, defaultTimeoutMs: 1000, recovery: { enabled, maxClockSkewMs: 50, requestTimeoutMs: 200 } },
+    locker: { maxLeaseMs: 10_000, limits: { minLeaseMs: 10, maxTimeoutMs: 5000 }, defaultTimeoutMs: 1000, recovery: { enabled, maxClockSkewMs: 50, requestTimeoutMs: 200 } },
     transport: { request: { attemptTimeoutMs: 50, retries: 3, timeoutMs: 1000 } },
   });
   const v1 = configOf(1, ["n1", "n2", "n3"]);
@@ -32,7 +32,7 @@ async function scenario(t: ExecutionContext, enabled: boolean) {
 
   // 1. "k" is chosen on n1 and n3 only (n2 cut off).
   sim.net.partition(["n2"]);
-  const first = await settleOrError(sim, sim.node("n3").locker.lock("k", "first", { leaseMs: 5000 }));
+  const first = await settleOrError(sim, sim.node("n3").locker.lock("k", "first", { leaseMs: 10_000 }));
   t.false(first instanceof LockerError, `first lock: ${String(first)}`);
   sim.net.heal();
   t.truthy(sim.node("n1").locker.cas.acceptor!.inspect("k"));
@@ -78,7 +78,8 @@ async function scenario(t: ExecutionContext, enabled: boolean) {
   if (enabled) await sim.runUntil(() => n1.locker.cas.recoveryStatus.state === "recovered", 3000);
   t.log(`n1 ${JSON.stringify(n1.locker.cas.recoveryStatus)} quiet ${n1.locker.cas.quiet} quietUntil-now ${n1.locker.cas.acceptor!.config.quietUntil - sim.clock.now()}`);
 
-  // 5. n3 (the only voter still holding "k") is cut off; the first lease has ~4 s left.
+  // 5. n3 (the only voter still holding "k") is cut off while the first lease still runs.
+  t.true(!(first instanceof LockerError) && sim.clock.now() < first.safeUntil - 1000, "the schedule reaches step 5 inside the first lease");
   sim.net.heal();
   sim.net.partition(["n3"]);
   const second = await settleOrError(sim, sim.node("n2").locker.lock("k", "second", { leaseMs: 100 }));
