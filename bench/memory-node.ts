@@ -67,7 +67,8 @@ function acceptThroughWire(i: number, c: number, leaseMs = LEASE_MS + (i % 1000)
 let filled = 0;
 function fill(count: number): { fillMs: number; acceptorKeys: number } {
   const t0 = performance.now();
-  const c0 = 1_800_000_000_000_000;
+  // Ballot counters from the node's wall clock: acceptors refuse counters implausibly far ahead of it.
+  const c0 = Math.floor(net.nodeClock("v1").wallNow()) * 1024;
   for (let i = filled; i < filled + count; i++) {
     const r = acceptor.handle(acceptThroughWire(i, c0 + i * 4) as never, clock.now());
     if (r.reply.type !== "accepted") throw new Error(`accept ${i} refused: ${JSON.stringify(r.reply)}`);
@@ -90,7 +91,7 @@ serveFixture({
   // Cost of one tick that expires `count` short leases while the filled leases stay live:
   // it should not grow with the number of live leases.
   expireSome: (a: { count: number }) => {
-    const c0 = 1_900_000_000_000_000 + shortRun * 10_000_000;
+    const c0 = Math.floor(net.nodeClock("v1").wallNow()) * 1024 + 8_000_000 + shortRun * 10_000_000;
     const prefix = `short${shortRun++}`;
     for (let i = 0; i < a.count; i++) {
       const r = acceptor.handle(acceptThroughWire(i, c0 + i * 4, 100, prefix) as never, clock.now());
