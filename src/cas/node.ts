@@ -197,7 +197,7 @@ export class CasNode {
     this.maxClockSkewMs = o.recovery?.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
     const recovery: RecoveryOptions = {
       enabled: o.recovery?.enabled ?? true,
-      maxClockSkewMs: o.recovery?.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS,
+      maxClockSkewMs: this.maxClockSkewMs,
       requestTimeoutMs: o.recovery?.requestTimeoutMs ?? 2000,
       concurrency: o.recovery?.concurrency ?? 16,
       maxKeys: o.limits.maxKeys,
@@ -557,7 +557,7 @@ export class CasNode {
             // Voters still on the older configuration refused: a reconfiguration is being
             // spread and they run it in a moment. Retry within the budget, backing off.
             this.stats.conflicts++;
-            const delay = backoffDelayMs({ baseMs: this.o.retryBaseMs, factor: 2, maxMs: this.o.retryMaxMs }, conflicts, this.o.random);
+            const delay = this.retryDelayMs(conflicts);
             if (this.o.clock.now() + delay < deadline) {
               await this.sleep(delay);
               continue;
@@ -587,7 +587,7 @@ export class CasNode {
             throw new LockerError("contention", `${conflicts} rounds lost to concurrent rounds on the key; retry later`, { rounds: conflicts });
           }
           if (outcome.retryNow) continue;
-          const delay = backoffDelayMs({ baseMs: this.o.retryBaseMs, factor: 2, maxMs: this.o.retryMaxMs }, conflicts, this.o.random);
+          const delay = this.retryDelayMs(conflicts);
           if (this.o.clock.now() + delay >= deadline) {
             if (ownWrites.length > 0) throw unknownOrNoQuorum("the time budget ran out while contending for the key");
             throw new LockerError("contention", "concurrent rounds on the key kept winning until the time budget ran out", { rounds: conflicts });
@@ -597,6 +597,11 @@ export class CasNode {
         }
       }
     }
+  }
+
+  /** Backoff before the next round after `conflicts` lost or refused ones (equal jitter, capped; transport/backoff.ts). */
+  private retryDelayMs(conflicts: number): number {
+    return backoffDelayMs({ baseMs: this.o.retryBaseMs, factor: 2, maxMs: this.o.retryMaxMs }, conflicts, this.o.random);
   }
 
   private remember(key: string, fast: FastPathState): void {
