@@ -9,7 +9,7 @@
 import { BoundedMap } from "../util/bounded-map.js";
 import { decodeValue, encodeValue } from "../cas/value.js";
 import { isLockerError, LockerError, type LockerErrorCode } from "../errors.js";
-import type { BallotBounds, Entry, LockOptions, LockResult, OperationOptions } from "../locker/types.js";
+import type { Entry, LockOptions, LockResult, OperationOptions } from "../locker/types.js";
 import type { Locker } from "../locker.js";
 import type { Address, Channel } from "../transport/types.js";
 import type { Clock } from "../util/clock.js";
@@ -191,7 +191,7 @@ class KeyAffinity implements Affinity {
       value,
       undefined,
       leaseMs,
-      (t, ballots) => L.lock(key, value, { ...options, timeoutMs: t, ...(ballots ? { ballots } : {}) }),
+      (o) => L.lock(key, value, { ...options, ...o }),
       (ok, bytes, sentAt) => this.leaseResult(key, bytes!, leaseMs, ok, sentAt),
       // A lock that may have taken effect at the coordinator: any failure here
       // (even `locked`: the holder may be this very call) is "outcome unknown".
@@ -208,7 +208,7 @@ class KeyAffinity implements Affinity {
       newValue,
       expected,
       0,
-      (t, ballots) => L.update(key, expected, newValue, { ...options, timeoutMs: t, ...(ballots ? { ballots } : {}) }),
+      (o) => L.update(key, expected, newValue, { ...options, ...o }),
       (ok, bytes) => {
         this.reflect(key, bytes!, ok);
         return { key, value: decodeValue(bytes!), token: BigInt(ok.token), leaseRemainingMs: ok.leaseRemainingMs };
@@ -229,7 +229,7 @@ class KeyAffinity implements Affinity {
       value,
       undefined,
       leaseMs,
-      (t, ballots) => L.extendLease(key, value, leaseMs, { ...options, timeoutMs: t, ...(ballots ? { ballots } : {}) }),
+      (o) => L.extendLease(key, value, leaseMs, { ...options, ...o }),
       (ok, bytes, sentAt) => this.leaseResult(key, bytes!, leaseMs, ok, sentAt),
       // An extension keeps the value, so it cannot be why this node now sees
       // `mismatch` or `not_found`: those are definite. Anything else is unknown.
@@ -246,7 +246,7 @@ class KeyAffinity implements Affinity {
       value,
       undefined,
       0,
-      (t, ballots) => L.release(key, value, { ...options, timeoutMs: t, ...(ballots ? { ballots } : {}) }),
+      (o) => L.release(key, value, { ...options, ...o }),
       () => {
         this.locker.applyReplicated(key, null);
       },
@@ -270,7 +270,7 @@ class KeyAffinity implements Affinity {
       undefined,
       undefined,
       0,
-      (t, ballots) => L.read(key, { ...options, timeoutMs: t, ...(ballots ? { ballots } : {}) }),
+      (o) => L.read(key, { ...options, ...o }),
       (ok) => (ok.value === null ? undefined : { key, value: decodeValue(ok.value), token: BigInt(ok.token), leaseRemainingMs: ok.leaseRemainingMs }),
       // A read changes nothing (its write-back rewrites what is there): its own answer stands.
       () => "relay",
@@ -313,7 +313,8 @@ class KeyAffinity implements Affinity {
     value: unknown,
     expected: unknown,
     leaseMs: number,
-    runLocal: (timeoutMs: number | undefined, ballots?: BallotBounds) => Promise<T>,
+    /** Runs the operation on this node's Locker; `o` overrides the caller's options (a shorter budget, ballot bounds). */
+    runLocal: (o: OperationOptions) => Promise<T>,
     fromOk: (ok: ForwardOk, valueBytes: Uint8Array | undefined, sentAt: number) => T,
     onFail: (code: LockerErrorCode) => Outcome,
   ): Promise<T> {
@@ -322,7 +323,7 @@ class KeyAffinity implements Affinity {
     const totalMs = options?.timeoutMs ?? this.locker.defaultTimeoutMs;
     if (target === undefined || !forwardable(key, totalMs, this.locker.limits.maxTimeoutMs)) {
       this.stats.local++;
-      const run = (): Promise<T> => runLocal(options?.timeoutMs);
+      const run = (): Promise<T> => runLocal({});
       const p = this.mode === "never" ? run() : this.admitted(key, SELF, op, run);
       return this.mode === "contended" ? p.catch((e: unknown) => this.noteContention(key, e)) : p;
     }
@@ -334,7 +335,7 @@ class KeyAffinity implements Affinity {
     } catch {
       // Not an encodable value: the Locker says why (`invalid`).
       this.stats.local++;
-      return runLocal(options?.timeoutMs);
+      return runLocal({});
     }
     const budgetMs = Math.max(1, Math.min(MAX_COORDINATOR_BUDGET_MS, Math.floor(totalMs * this.share)));
     const waitMs = Math.min(totalMs, budgetMs + this.attemptTimeoutMs);
@@ -384,7 +385,7 @@ class KeyAffinity implements Affinity {
   private async fallback<T>(
     sentAt: number,
     totalMs: number,
-    runLocal: (t: number, ballots?: BallotBounds) => Promise<T>,
+    runLocal: (o: OperationOptions) => Promise<T>,
     onFail: ((code: LockerErrorCode) => Outcome) | undefined,
     ballotCap?: number,
   ): Promise<T> {
@@ -395,7 +396,7 @@ class KeyAffinity implements Affinity {
       throw new LockerError("timeout", onFail ? "the key's coordinator did not answer within the budget: the outcome is unknown" : "the budget ran out before the operation could run");
     }
     try {
-      return await runLocal(leftMs, onFail && ballotCap !== undefined ? { above: ballotCap } : undefined);
+      return await runLocal(onFail && ballotCap !== undefined ? { timeoutMs: leftMs, ballots: { above: ballotCap } } : { timeoutMs: leftMs });
     } catch (e) {
       if (!onFail || !isLockerError(e) || e.code === "invalid" || onFail(e.code) === "relay") throw e;
       throw new LockerError("timeout", `the key's coordinator did not answer and this node's own attempt ended ${e.code}: the forwarded operation may have taken effect, so the outcome is unknown`, { cause: e.code });
