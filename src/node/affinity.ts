@@ -115,8 +115,8 @@ interface Contention {
   parked: Array<{ origin: string; wake: () => void }>;
 }
 
-/** How a failed or unanswered forward ends for the caller. */
-type Outcome = "relay" | "unknown";
+/** Whether an operation can change the key: after an unanswered forward, a write's local failure may hide the forward's effect. */
+type Effect = "read" | "write";
 
 export function createAffinity(options: AffinityOptions): Affinity {
   return new KeyAffinity(options);
@@ -193,9 +193,7 @@ class KeyAffinity implements Affinity {
       leaseMs,
       (o) => L.lock(key, value, { ...options, ...o }),
       (ok, bytes, sentAt) => this.leaseResult(key, bytes!, leaseMs, ok, sentAt),
-      // A lock that may have taken effect at the coordinator: any failure here
-      // (even `locked`: the holder may be this very call) is "outcome unknown".
-      () => "unknown",
+      "write",
     );
   }
 
@@ -213,9 +211,7 @@ class KeyAffinity implements Affinity {
         this.reflect(key, bytes!, ok);
         return { key, value: decodeValue(bytes!), token: BigInt(ok.token), leaseRemainingMs: ok.leaseRemainingMs };
       },
-      // `mismatch` could be this update's own effect (the value is now the new
-      // one); `not_found` cannot hide it (an update never deletes) and is true now.
-      (code) => (code === "not_found" ? "relay" : "unknown"),
+      "write",
     );
   }
 
@@ -231,9 +227,7 @@ class KeyAffinity implements Affinity {
       leaseMs,
       (o) => L.extendLease(key, value, leaseMs, { ...options, ...o }),
       (ok, bytes, sentAt) => this.leaseResult(key, bytes!, leaseMs, ok, sentAt),
-      // An extension keeps the value, so it cannot be why this node now sees
-      // `mismatch` or `not_found`: those are definite. Anything else is unknown.
-      (code) => (code === "mismatch" || code === "not_found" ? "relay" : "unknown"),
+      "write",
     );
   }
 
@@ -250,14 +244,7 @@ class KeyAffinity implements Affinity {
       () => {
         this.locker.applyReplicated(key, null);
       },
-      // `not_found` / `mismatch` could be this release's own effect: the
-      // coordinator removed the value (its answer lost), and the key was then
-      // absent or locked by another. Relayed, they would say "nothing
-      // changed" of a release that took effect, and a checker (or a caller)
-      // would take the caller's lease as still running beside the next
-      // holder's (the nemesis found exactly that under 20 % loss). Unknown:
-      // a retry then answers definitely.
-      () => "unknown",
+      "write",
     );
   }
 
@@ -273,7 +260,7 @@ class KeyAffinity implements Affinity {
       (o) => L.read(key, { ...options, ...o }),
       (ok) => (ok.value === null ? undefined : { key, value: decodeValue(ok.value), token: BigInt(ok.token), leaseRemainingMs: ok.leaseRemainingMs }),
       // A read changes nothing (its write-back rewrites what is there): its own answer stands.
-      () => "relay",
+      "read",
     );
   }
 
@@ -296,13 +283,19 @@ class KeyAffinity implements Affinity {
    * effect). Then:
    *  - a success here is a real success (this node's own round did it; the
    *    safe window is this node's own, from its own round);
-   *  - a failure that the forwarded attempt could have caused — `locked`
-   *    after a lock (the holder may be this very call), `mismatch` after an
-   *    update, `contention`/`timeout`/`no_quorum` after any write — is
-   *    answered `timeout`, the Locker's "outcome unknown", never `locked`
-   *    for what may be the caller's own success. The caller then does what
-   *    it does after any timeout (e.g. release its value to be sure);
-   *  - a failure the forward cannot explain is relayed (see each op's `onFail`).
+   *  - any failure of a write is answered `timeout`, the Locker's "outcome
+   *    unknown": the forwarded attempt, with time, can explain every one —
+   *    `locked` after a lock (the holder may be this very call), `mismatch`
+   *    or `not_found` after a release (it removed the value, then another
+   *    locked the key or nobody did), after an update or an extension (it
+   *    took effect, the lease then ran out and the key stayed free or went
+   *    to another: the nemesis found an update answered `not_found` whose
+   *    new value reads had returned), `contention`/`timeout`/`no_quorum`
+   *    after any. Relayed, such an answer says "nothing changed" of what
+   *    may be the caller's own effect. The caller does what it does after
+   *    any timeout (retry, or release its value to be sure): a retry then
+   *    answers definitely;
+   *  - a read's answer stands whatever it is (a read changes nothing).
    * A forward that was refused or could not be sent ran nowhere: the local
    * run's answer stands whatever it is.
    */
@@ -316,7 +309,7 @@ class KeyAffinity implements Affinity {
     /** Runs the operation on this node's Locker; `o` overrides the caller's options (a shorter budget, ballot bounds). */
     runLocal: (o: OperationOptions) => Promise<T>,
     fromOk: (ok: ForwardOk, valueBytes: Uint8Array | undefined, sentAt: number) => T,
-    onFail: (code: LockerErrorCode) => Outcome,
+    effect: Effect,
   ): Promise<T> {
     const forwardNow = this.mode === "always" || (this.mode === "contended" && (this.forwardUntil.get(key) ?? 0) > this.clock.now());
     const target = forwardNow && !this.closed ? this.targetFor(key) : undefined;
@@ -355,7 +348,7 @@ class KeyAffinity implements Affinity {
       // coordinator could not decode it: it ran nowhere.
       if (isLockerError(e, "invalid")) return this.fallback(sentAt, totalMs, runLocal, undefined);
       this.heldOff.set(target.name, this.clock.now() + this.holdOffMs);
-      return this.fallback(sentAt, totalMs, runLocal, onFail, ballotCap);
+      return this.fallback(sentAt, totalMs, runLocal, { effect, ballotCap });
     }
     switch (answer.type) {
       case "ok":
@@ -370,13 +363,13 @@ class KeyAffinity implements Affinity {
         return this.fallback(sentAt, totalMs, runLocal, undefined);
       default:
         // A request in answer to a request: the coordinator is broken or hostile; nothing says it ran.
-        return this.fallback(sentAt, totalMs, runLocal, onFail, ballotCap);
+        return this.fallback(sentAt, totalMs, runLocal, { effect, ballotCap });
     }
   }
 
   /**
-   * Runs the operation here with what is left of the budget; `onFail` set
-   * means the forward may have taken effect. Then its copy may also still be
+   * Runs the operation here with what is left of the budget; `unanswered`
+   * set means the forward may have taken effect. Then its copy may also still be
    * queued or running at the coordinator, with ballots ≤ `ballotCap`: this
    * run uses ballots above it, so once it is chosen the copy can never be
    * (without that, a forwarded lock ran after this run's lock, update and
@@ -386,19 +379,18 @@ class KeyAffinity implements Affinity {
     sentAt: number,
     totalMs: number,
     runLocal: (o: OperationOptions) => Promise<T>,
-    onFail: ((code: LockerErrorCode) => Outcome) | undefined,
-    ballotCap?: number,
+    unanswered: { effect: Effect; ballotCap: number } | undefined,
   ): Promise<T> {
     const leftMs = Math.floor(totalMs - (this.clock.now() - sentAt));
-    if (onFail) this.stats.unansweredFallbacks++;
+    if (unanswered) this.stats.unansweredFallbacks++;
     else this.stats.refusedFallbacks++;
     if (leftMs < 1) {
-      throw new LockerError("timeout", onFail ? "the key's coordinator did not answer within the budget: the outcome is unknown" : "the budget ran out before the operation could run");
+      throw new LockerError("timeout", unanswered ? "the key's coordinator did not answer within the budget: the outcome is unknown" : "the budget ran out before the operation could run");
     }
     try {
-      return await runLocal(onFail && ballotCap !== undefined ? { timeoutMs: leftMs, ballots: { above: ballotCap } } : { timeoutMs: leftMs });
+      return await runLocal(unanswered ? { timeoutMs: leftMs, ballots: { above: unanswered.ballotCap } } : { timeoutMs: leftMs });
     } catch (e) {
-      if (!onFail || !isLockerError(e) || e.code === "invalid" || onFail(e.code) === "relay") throw e;
+      if (unanswered?.effect !== "write" || !isLockerError(e) || e.code === "invalid") throw e;
       throw new LockerError("timeout", `the key's coordinator did not answer and this node's own attempt ended ${e.code}: the forwarded operation may have taken effect, so the outcome is unknown`, { cause: e.code });
     }
   }

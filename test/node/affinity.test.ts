@@ -1,7 +1,8 @@
 // Key affinity on 3 Lockers over the in-memory network and virtual time, with
 // a minimal membership view: the pure rendezvous function, the forward codec's
 // bounds, forwarded operations, a dead coordinator, an answer lost after the
-// operation took effect, and fairness of one key contended from 3 nodes.
+// operation took effect (lock, release, update, extend; the last three also
+// after the lease ran out), and fairness of one key contended from 3 nodes.
 import test from "ava";
 import fc from "fast-check";
 import { MAX_BALLOT_COUNTER } from "../../src/cas/ballot.js";
@@ -259,6 +260,37 @@ for (const next of ["nobody", "bob"] as const) {
     t.true(isLockerError(again, next === "bob" ? "mismatch" : "not_found"), String(again));
     for (const l of lockers) await l.close();
   });
+}
+
+for (const op of ["update", "extend"] as const) {
+  for (const next of ["nobody", "bob"] as const) {
+    test(`an answer lost after the forwarded ${op} took effect, then the lease ran out (${next === "bob" ? "bob locks the key" : "the key stays free"}): the caller gets \`timeout\`, never ${next === "bob" ? "`mismatch`" : "`not_found`"} for its own ${op}`, async (t) => {
+      const { clock, net, lockers, affinities, at } = cluster(op === "update" ? 8 : 9);
+      const key = keyCoordinatedBy("n2");
+      const a = affinities[at("n1")]!;
+      // A short lease: it runs out while n1 still waits for the forward's answer (3250 ms of a 5000 ms budget).
+      await settle(clock, a.lock(key, "alice", { leaseMs: 1000 }));
+      net.block("n2", "n1");
+      const started = clock.now();
+      const attempt = (op === "update" ? a.update(key, "alice", "alice+") : a.extendLease(key, "alice", 1000)).then(() => undefined, (err: unknown) => err);
+      let bobLocked = false;
+      if (next === "bob") {
+        // Past the lease the forwarded operation left (≤ 1000 ms from now), before n1 gives up on the forward.
+        clock.setTimer(2000, () => void affinities[at("n3")]!.lock(key, "bob", { leaseMs: 8000 }).then(() => (bobLocked = true)));
+      }
+      const e = await settle(clock, attempt);
+      t.true(clock.now() - started > 2000, "the fallback ran after the lease had run out");
+      t.is(bobLocked, next === "bob");
+      // \`not_found\` / \`mismatch\` would say "nothing changed" of what did change (reads had seen it).
+      t.true(isLockerError(e, "timeout"), String(e));
+      t.is(a.stats.unansweredFallbacks, 1);
+      net.heal();
+      // A retry (as after any timeout) answers definitely.
+      const again = await settle(clock, a.update(key, op === "update" ? "alice+" : "alice", "x").then(() => undefined, (err: unknown) => err));
+      t.true(isLockerError(again, next === "bob" ? "mismatch" : "not_found"), String(again));
+      for (const l of lockers) await l.close();
+    });
+  }
 }
 
 test("a forward that reaches a paused coordinator late never takes effect after the forwarder ran it itself (no second lock after the release)", async (t) => {
