@@ -73,9 +73,10 @@ if (unavailable) {
     t.true(later < first, `the countdown runs: ${first} → ${later}`);
     await page.screenshot({ path: join(ARTIFACTS, "2-lock-held.png") });
     const lastText = await eventually("the countdown to reach zero (or the row to go on expiry)", async () => {
-      if ((await row.count()) === 0) return "gone";
-      const text = await row.locator(".lease").innerText();
-      return text === "0.0 s" ? text : undefined;
+      // allInnerTexts does not wait: the row may leave between two reads (innerText would wait 30 s for it).
+      const texts = await row.locator(".lease").allInnerTexts();
+      if (texts.length === 0) return "gone";
+      return texts[0] === "0.0 s" ? texts[0] : undefined;
     }, 15_000);
     t.log(`countdown ${first} s → ${later} s → ${lastText}`);
     await eventually("the expired lock to leave the page", async () => ((await row.count()) === 0 ? true : undefined), 15_000);
@@ -84,7 +85,9 @@ if (unavailable) {
     const cand2 = startCli(["elect", "web", "--id", "cand-n2", "--lease", "2s", "--", "sleep", "600"], { http: n2.http });
     t.teardown(() => void cand2.proc.kill("SIGKILL"));
     const leader = page.locator('#elections tr[data-election="web"] .leader');
-    await eventually("cand-n2 shown as leader", async () => ((await leader.count()) === 1 && (await leader.innerText()) === "cand-n2" ? true : undefined), 20_000);
+    // Read without waiting: the cell is replaced while the leader changes.
+    const shownLeader = (texts: string[]): string | undefined => (texts.length === 1 ? texts[0] : undefined);
+    await eventually("cand-n2 shown as leader", async () => (shownLeader(await leader.allInnerTexts()) === "cand-n2" ? true : undefined), 20_000);
     const cand3 = startCli(["elect", "web", "--id", "cand-n3", "--lease", "2s", "--", "sleep", "600"], { http: n3.http });
     t.teardown(() => void cand3.proc.kill("SIGKILL"));
     await page.screenshot({ path: join(ARTIFACTS, "3-leader-cand-n2.png") });
@@ -99,7 +102,7 @@ if (unavailable) {
     }, 60_000, 50);
     t.log(`${n2.name} on the page: ${states.join(" → ")}`);
     t.true(states.includes("suspect") && states.indexOf("suspect") < states.indexOf("dead"), `suspect before dead: ${states.join(" → ")}`);
-    await eventually("cand-n3 shown as leader", async () => ((await leader.count()) === 1 && (await leader.innerText()) === "cand-n3" ? true : undefined), 30_000);
+    await eventually("cand-n3 shown as leader", async () => (shownLeader(await leader.allInnerTexts()) === "cand-n3" ? true : undefined), 30_000);
     await page.screenshot({ path: join(ARTIFACTS, "4-leader-cand-n3-after-kill.png") });
 
     // A voter change writes the cluster's internal (NUL-prefixed) configuration keys: never shown, never counted.
