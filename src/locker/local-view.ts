@@ -269,12 +269,17 @@ export class LocalView {
     const listening = ev.listenerCount("acquired") + ev.listenerCount("released") + ev.listenerCount("expired") + ev.listenerCount("changed") > 0;
     if (listening) {
       const entry = after ? this.entryOf(key, after) : undefined;
-      if (after && !before) ev.emit("acquired", entry!);
-      if (!after && before) {
+      // A new token is a new grant (update and extend keep the token): the
+      // previous holder's grant ended even when this view never saw the key
+      // free — its copy's expiry was not swept yet, or a replication batch
+      // carried both changes. Watchers (leader elections) hear both.
+      const newGrant = after !== null && (before === null || before.token !== after.token);
+      if (before && (!after || newGrant)) {
         const value = decodeValue(before.value);
-        if (cause === "expired") ev.emit("expired", { key, value });
-        else ev.emit("released", { key, value });
+        const ended = cause === "expired" || (after !== null && before.expiresAt <= this.o.clock.now());
+        ev.emit(ended ? "expired" : "released", { key, value });
       }
+      if (newGrant) ev.emit("acquired", entry!);
       ev.emit("changed", { key, entry });
     }
     this.wake(key, after);

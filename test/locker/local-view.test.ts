@@ -186,3 +186,19 @@ test("a replication listener that throws does not break the acceptor's path, and
   t.true(heard.length > 0);
   t.regex(heard[0]!, /listener threw: boom/);
 });
+
+test("a new holder seen without the key ever free here (one replication batch carried both changes): the old grant's end and the new `acquired` are both heard", async (t) => {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork({ clock, random: new SeededRandom(11) });
+  const c = createMemoryLockers({ net, count: 4, voterCount: 3, random: new SeededRandom(12), options: { maxLeaseMs: 10_000 } });
+  const n4 = c.lockers[3]!;
+  const events: string[] = [];
+  for (const type of ["acquired", "released", "expired"] as const) n4.on(type, (e: { key: string; value: unknown }) => events.push(`${type} ${e.key}=${String(e.value)}`));
+  n4.applyReplicated("election/web", { value: encodeValue("cand-a"), token: 10, expiresAt: clock.now() + LEASE_MS });
+  // cand-a released and cand-b locked (a new token) between two batches.
+  n4.applyReplicated("election/web", { value: encodeValue("cand-b"), token: 20, expiresAt: clock.now() + LEASE_MS });
+  // An update keeps the token: the same grant, no new `acquired`.
+  n4.applyReplicated("election/web", { value: encodeValue("cand-b+"), token: 20, expiresAt: clock.now() + LEASE_MS });
+  t.deepEqual(events, ["acquired election/web=cand-a", "released election/web=cand-a", "acquired election/web=cand-b"]);
+  t.is(n4.dirtyRead("election/web")?.value, "cand-b+");
+});
