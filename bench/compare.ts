@@ -14,7 +14,8 @@
 // it: the bare voters with the clients inside them, spread over the 3 voters,
 // without and with src/node/affinity.ts.
 //
-//   node dist/bench/compare.js [--quick] [--conc=1,8,64] [--systems=http,http-noaff,library,protocol,spread,affinity,etcd,redis,redlock]
+//   node dist/bench/compare.js [--quick] [--conc=1,8,64] [--systems=http,http-noaff,library,protocol,spread,affinity,etcd,redis,redlock] [--prof]
+// (--prof: the agents run with --cpu-prof, profiles in bench/results/prof/agents/.)
 // (http-noaff: the same agents with --affinity=false, requests spread the same way.)
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -31,13 +32,14 @@ import type { LockerNode } from "../src/node/node.js";
 import type { Locker } from "../src/locker.js";
 import { closedLoop, type LoadResult } from "./lib/load.js";
 import { atExit, interrupted, startServer, sleep, type Fixture } from "./lib/proc.js";
-import { fmtMs, fmtNum, fmtRatio, machineInfo, summarize, table, writeResults, type LatencySummary } from "./lib/stats.js";
+import { fmtMs, fmtNum, fmtRatio, machineInfo, RESULTS_DIR, summarize, table, writeResults, type LatencySummary } from "./lib/stats.js";
 import { flag } from "./lib/args.js";
 
 const quick = flag("quick") !== undefined;
 const CONCURRENCIES = (flag("conc") ?? "1,8,64").split(",").map(Number);
 const SYSTEMS = (flag("systems") ?? "http,http-noaff,library,protocol,spread,affinity,etcd,redis,redlock").split(",");
 const DURATION_MS = quick ? 1000 : 2000;
+const AGENT_EXEC_ARGV = flag("prof") !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${join(RESULTS_DIR, "prof", "agents")}`] : [];
 const LEASE_MS = 10_000;
 const out = (s: string): void => void process.stdout.write(s + "\n");
 
@@ -617,7 +619,7 @@ try {
     out("locker: 3 agents (bin/locker.js agent) as OS processes ...");
     let cluster: AgentCluster | undefined;
     try {
-      cluster = await startAgents();
+      cluster = await startAgents(undefined, undefined, undefined, AGENT_EXEC_ARGV);
       if (SYSTEMS.includes("http")) {
         const s = httpSystem(cluster);
         try {
@@ -650,7 +652,7 @@ try {
     out("locker: 3 agents with --affinity=false ...");
     let cluster: AgentCluster | undefined;
     try {
-      cluster = await startAgents(["v1", "v2", "v3"], 30_000, ["--affinity=false"]);
+      cluster = await startAgents(["v1", "v2", "v3"], 30_000, ["--affinity=false"], AGENT_EXEC_ARGV);
       const s = httpSystem(cluster);
       try {
         systems["http-noaff"] = await measure(s, "the same 3 agents started with --affinity=false (each request proposed where it arrives); worker w → agent w % 3");

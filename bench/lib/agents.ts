@@ -77,8 +77,8 @@ export function httpError(r: { status: number; json: Record<string, unknown> }, 
  * guard (killed with the bench however it ends), each with a fresh data dir
  * (a fresh voter has no quiet period), and waits until every one reports ready.
  */
-/** `extraArgs`: more agent flags (e.g. `--affinity=false`). */
-export async function startAgents(names: readonly string[] = ["v1", "v2", "v3"], readyTimeoutMs = 30_000, extraArgs: readonly string[] = []): Promise<AgentCluster> {
+/** `extraArgs`: more agent flags (e.g. `--affinity=false`); `execArgv`: Node flags for each agent (e.g. `--cpu-prof`). */
+export async function startAgents(names: readonly string[] = ["v1", "v2", "v3"], readyTimeoutMs = 30_000, extraArgs: readonly string[] = [], execArgv: readonly string[] = []): Promise<AgentCluster> {
   const dataDir = mkdtempSync(join(tmpdir(), "locker-bench-agents-"));
   atExit(() => rmSync(dataDir, { recursive: true, force: true }));
   const agents: AgentInfo[] = [];
@@ -92,6 +92,7 @@ export async function startAgents(names: readonly string[] = ["v1", "v2", "v3"],
     for (const a of agents) {
       const others = agents.filter((b) => b !== a).map((b) => b.udp);
       const args = [
+        ...execArgv,
         BIN, "agent",
         "--name", a.name,
         "--bind", a.udp,
