@@ -10,9 +10,9 @@
 // node's share), a 24-client contention run counting failed holder releases,
 // and the library replica's lag. Everything bounded in count and time, on 127.0.0.1.
 //
-// Two more rows show key affinity at the protocol level until the agents use
-// it: the bare voters with the clients inside them, spread over the 3 voters,
-// without and with src/node/affinity.ts.
+// Two more rows show key affinity at the protocol level alone: the bare
+// voters with the clients inside them, spread over the 3 voters, without and
+// with src/node/affinity.ts.
 //
 //   node dist/bench/compare.js [--quick] [--conc=1,8,64] [--systems=http,http-noaff,library,protocol,spread,affinity,etcd,redis,redlock] [--prof]
 // (--prof: the agents run with --cpu-prof, profiles in bench/results/prof/agents/.)
