@@ -619,7 +619,7 @@ try {
     out("locker: 3 agents (bin/locker.js agent) as OS processes ...");
     let cluster: AgentCluster | undefined;
     try {
-      cluster = await startAgents(undefined, undefined, undefined, AGENT_EXEC_ARGV);
+      cluster = await startAgents({ execArgv: AGENT_EXEC_ARGV });
       if (SYSTEMS.includes("http")) {
         const s = httpSystem(cluster);
         try {
@@ -652,7 +652,7 @@ try {
     out("locker: 3 agents with --affinity=false ...");
     let cluster: AgentCluster | undefined;
     try {
-      cluster = await startAgents(["v1", "v2", "v3"], 30_000, ["--affinity=false"], AGENT_EXEC_ARGV);
+      cluster = await startAgents({ agentArgs: ["--affinity=false"], execArgv: AGENT_EXEC_ARGV });
       const s = httpSystem(cluster);
       try {
         systems["http-noaff"] = await measure(s, "the same 3 agents started with --affinity=false (each request proposed where it arrives); worker w → agent w % 3");

@@ -42,7 +42,7 @@ function writeLatency(): ReturnType<typeof summarize> {
 }
 
 async function measure(persist: boolean): Promise<{ cyclesPerSec: number; lockP50: number; lockP99: number; errors: Record<string, number>; floorWrites: number[] }> {
-  const cluster: AgentCluster = await startAgents(["f1", "f2", "f3"], 30_000, persist ? [] : ["--persist-floor=false"]);
+  const cluster: AgentCluster = await startAgents({ names: ["f1", "f2", "f3"], agentArgs: persist ? [] : ["--persist-floor=false"] });
   const agent = new http.Agent({ keepAlive: true, maxSockets: C });
   try {
     const run = Date.now().toString(36);

@@ -72,13 +72,22 @@ export function httpError(r: { status: number; json: Record<string, unknown> }, 
   return new LockerError(isLockerErrorCode(code) ? code : "unavailable", `${what}: HTTP ${r.status} ${String(r.json.message ?? "").slice(0, 120)}`);
 }
 
+export interface StartAgentsOptions {
+  names?: readonly string[];
+  readyTimeoutMs?: number;
+  /** More agent flags (e.g. `--affinity=false`). */
+  agentArgs?: readonly string[];
+  /** Node flags for each agent process (e.g. `--cpu-prof`). */
+  execArgv?: readonly string[];
+}
+
 /**
  * Starts `names.length` agents (all voters) as OS processes under the bench's
  * guard (killed with the bench however it ends), each with a fresh data dir
  * (a fresh voter has no quiet period), and waits until every one reports ready.
  */
-/** `extraArgs`: more agent flags (e.g. `--affinity=false`); `execArgv`: Node flags for each agent (e.g. `--cpu-prof`). */
-export async function startAgents(names: readonly string[] = ["v1", "v2", "v3"], readyTimeoutMs = 30_000, extraArgs: readonly string[] = [], execArgv: readonly string[] = []): Promise<AgentCluster> {
+export async function startAgents(options: StartAgentsOptions = {}): Promise<AgentCluster> {
+  const { names = ["v1", "v2", "v3"], readyTimeoutMs = 30_000, agentArgs = [], execArgv = [] } = options;
   const dataDir = mkdtempSync(join(tmpdir(), "locker-bench-agents-"));
   atExit(() => rmSync(dataDir, { recursive: true, force: true }));
   const agents: AgentInfo[] = [];
@@ -103,7 +112,7 @@ export async function startAgents(names: readonly string[] = ["v1", "v2", "v3"],
         "--log-level", "warn",
         // C=64 spread over 3 agents opens ~22 keep-alive connections to each from one address.
         "--http-max-connections-per-source", "512",
-        ...extraArgs,
+        ...agentArgs,
       ];
       servers.push(await startServer(`agent-${a.name}`, process.execPath, args, join(dataDir, `${a.name}.log`)));
     }

@@ -8,7 +8,7 @@
 // silence share the per-key state; rendezvous hashing is in its own file.
 import { BoundedMap } from "../util/bounded-map.js";
 import { decodeValue, encodeValue } from "../cas/value.js";
-import { isLockerError, LockerError, type LockerErrorCode } from "../errors.js";
+import { isLockerError, LockerError } from "../errors.js";
 import type { Entry, LockOptions, LockResult, OperationOptions } from "../locker/types.js";
 import type { Locker } from "../locker.js";
 import type { Address, Channel } from "../transport/types.js";
