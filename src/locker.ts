@@ -6,7 +6,7 @@ import { LockerError } from "./errors.js";
 import { DEFAULT_LIMITS, type LockerLimits } from "./limits.js";
 import type { AcceptorEvent, LocalRecord } from "./cas/acceptor.js";
 import { MAX_NODE_NAME_BYTES, tokenOf } from "./cas/ballot.js";
-import { casCodec, CODEC_MAX_KEY_BYTES, CODEC_MAX_LEASE_MS, CODEC_MAX_VALUE_BYTES, type CasMessage } from "./cas/messages.js";
+import { casCodec, CODEC_MAX_KEY_BYTES, CODEC_MAX_VALUE_BYTES, type CasMessage } from "./cas/messages.js";
 import { CasNode, type VoterSpec } from "./cas/node.js";
 import type { RecoveryOptions } from "./cas/recovery.js";
 import type { BallotFloorStore } from "./cas/floor-store.js";
@@ -17,6 +17,7 @@ import { ChannelId, type Channel } from "./transport/types.js";
 import type { Clock } from "./util/clock.js";
 import type { Random } from "./util/random.js";
 import { LocalView } from "./locker/local-view.js";
+import { WriteSizeCheck } from "./locker/write-size.js";
 import { checkKey, checkLease, checkLimits, checkTimeout, checkValue } from "./locker/validate.js";
 import type { Entry, LockerEventMap, LockerSummary, LockOptions, LockResult, OperationOptions } from "./locker/types.js";
 
@@ -129,7 +130,7 @@ export class Locker extends EventEmitter<LockerEventMap> {
   readonly defaultTimeoutMs: number;
   private readonly node: CasNode;
   private readonly clock: Clock;
-  private readonly channel: Channel<CasMessage>;
+  private readonly writeSize: WriteSizeCheck;
   private readonly transport: Transport | undefined;
   private readonly closeTransport: boolean;
   /** dirtyRead, keys, waits and events (src/locker/local-view.ts). */
@@ -159,13 +160,15 @@ export class Locker extends EventEmitter<LockerEventMap> {
         throw new LockerError("invalid", `voter name must be 1..${MAX_NODE_NAME_BYTES} UTF-8 bytes`);
       }
     }
+    let channel: Channel<CasMessage>;
     if (options.channel instanceof Transport) {
       this.transport = options.channel;
-      this.channel = options.channel.channel(ChannelId.cas, casCodec);
+      channel = options.channel.channel(ChannelId.cas, casCodec);
     } else {
       this.transport = undefined;
-      this.channel = options.channel;
+      channel = options.channel;
     }
+    this.writeSize = new WriteSizeCheck(channel);
     this.closeTransport = options.closeTransport ?? false;
     this.onInternalError = options.onInternalError ?? ((e, context) => process.emitWarning(`locker ${options.name}: ${context}: ${e instanceof Error ? e.message : String(e)}`, "LockerWarning"));
     const quietPeriodMs = options.quietPeriodMs ?? maxLeaseMs;
@@ -175,7 +178,7 @@ export class Locker extends EventEmitter<LockerEventMap> {
     }
     this.node = new CasNode({
       name: options.name,
-      channel: this.channel,
+      channel,
       clock: options.clock,
       random: options.random,
       voters: options.voters,
@@ -324,7 +327,8 @@ export class Locker extends EventEmitter<LockerEventMap> {
   private async run(key: string, op: CasOp, options: OperationOptions | undefined, bytes: Uint8Array | undefined): Promise<OpResult> {
     if (this.closed) throw new LockerError("unavailable", "locker is closed");
     const timeoutMs = this.timeoutOf(options ?? {});
-    this.checkFits(key, bytes);
+    // A read writes back only what someone already wrote; a write must fit the wire.
+    if (bytes) this.writeSize.check(key, bytes);
     const r = await this.node.execute(key, op, timeoutMs, options?.ballots);
     if (!this.node.isVoter) this.view.learn(key, r.record);
     return r;
@@ -423,25 +427,5 @@ export class Locker extends EventEmitter<LockerEventMap> {
 
   private checkLease(leaseMs: unknown): number {
     return checkLease(leaseMs, this.limits);
-  }
-
-  /** Every CAS message must fit one datagram: check the largest one this operation can send. */
-  private checkFits(key: string, bytes: Uint8Array | undefined): void {
-    // A read writes back only what someone already wrote; a write must fit
-    // both as an accept (with a write-back's origin, the largest form) and in
-    // the promise replies that will carry it back, with the largest ballots.
-    if (!bytes) return;
-    const big = { c: Number.MAX_SAFE_INTEGER, node: "x".repeat(MAX_NODE_NAME_BYTES) };
-    const record = { value: bytes, leaseMs: CODEC_MAX_LEASE_MS, token: Number.MAX_SAFE_INTEGER };
-    const size = Math.max(
-      this.channel.encodedSize({ type: "accept", cfg: 0xffffffff, key, ballot: big, nextC: Number.MAX_SAFE_INTEGER, origin: big, record }),
-      this.channel.encodedSize({ type: "promise", accepted: big, record, floor: big, origin: big, lapsed: false }),
-    );
-    if (size > this.channel.maxMessageBytes) {
-      throw new LockerError("invalid", `key and value take up to ${size} bytes on the wire; one datagram carries ${this.channel.maxMessageBytes}`, {
-        size,
-        limit: this.channel.maxMessageBytes,
-      });
-    }
   }
 }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LockerError, isLockerErrorCode } from "../../src/errors.js";
-import { startNode, type LockerNode } from "../../src/node/node.js";
+import { startNode, type LockerNode, type NodeOptions } from "../../src/node/node.js";
 import { atExit, startServer, sleep, type Fixture } from "./proc.js";
 import { freePort } from "./ports.js";
 
@@ -134,8 +134,9 @@ export async function startAgents(options: StartAgentsOptions = {}): Promise<Age
 }
 
 /** An embedded library node (the product's `startNode`) joined to the agents as a non-voting replica. */
-export async function startLibraryNode(cluster: AgentCluster, name = "lib", readyTimeoutMs = 20_000): Promise<LockerNode> {
-  const node = await startNode({ name, bind: "127.0.0.1:0", join: cluster.agents.map((a) => a.udp), voters: cluster.voters, replica: true });
+export async function startLibraryNode(cluster: AgentCluster, options: { name?: string; affinity?: NodeOptions["affinity"]; readyTimeoutMs?: number } = {}): Promise<LockerNode> {
+  const { name = "lib", affinity, readyTimeoutMs = 20_000 } = options;
+  const node = await startNode({ name, bind: "127.0.0.1:0", join: cluster.agents.map((a) => a.udp), voters: cluster.voters, replica: true, ...(affinity === undefined ? {} : { affinity }) });
   const end = Date.now() + readyTimeoutMs;
   while (!node.ready()) {
     if (Date.now() > end) {

@@ -512,6 +512,16 @@ export class SwimCore {
     return r && view(r);
   }
 
+  /** A member's state, without building its view (no metadata decode): for per-operation checks. */
+  stateOf(name: string): MemberState | undefined {
+    return this.members.get(name)?.state;
+  }
+
+  /** A member's address, without building its view. */
+  addressOf(name: string): string | undefined {
+    return this.members.get(name)?.address;
+  }
+
   allMembers(): Member[] {
     return [...this.members.values()].map(view);
   }

@@ -4,7 +4,7 @@ import { EventEmitter } from "node:events";
 import { type MembershipConfig, type ProfileName, resolveConfig } from "./config.js";
 import { type Conflict, type CoreStats, type JoinResult, type MemberEvent, type Output, SwimCore, type TimerKey } from "./core.js";
 import { encodeMeta, MAX_ADDRESS_BYTES, MAX_NAME_BYTES } from "./messages.js";
-import type { DatagramChannel, Member, MembershipClock, MembershipRandom } from "./types.js";
+import type { DatagramChannel, Member, MembershipClock, MembershipRandom, MemberState } from "./types.js";
 
 export type MembershipErrorCode = "invalid" | "join_failed" | "closed";
 
@@ -155,8 +155,18 @@ export class Membership extends EventEmitter {
     return this.core.member(name);
   }
 
+  /** A member's state; cheaper than `member(name)?.state` (no view, no metadata decode), for hot paths. */
+  stateOf(name: string): MemberState | undefined {
+    return this.core.stateOf(name);
+  }
+
+  /** A member's address as last announced (whatever its state); cheap like `stateOf`. */
+  addressOf(name: string): string | undefined {
+    return this.core.addressOf(name);
+  }
+
   isAlive(name: string): boolean {
-    return this.core.member(name)?.state === "alive";
+    return this.core.stateOf(name) === "alive";
   }
 
   /** Replaces this member's metadata and announces it; MembershipError("invalid") if too large. */

@@ -307,6 +307,21 @@ export const casCodec: MessageCodec<CasMessage> = {
   },
 };
 
+/**
+ * The largest messages a write of `value` under `key` can send: an accept
+ * with a write-back's origin, and a promise reply carrying the record back,
+ * each with the largest ballots, token and lease the codec admits. A write
+ * fits the wire when both fit one datagram.
+ */
+export function largestWriteMessages(key: string, value: Uint8Array): [CasMessage, CasMessage] {
+  const big = { c: Number.MAX_SAFE_INTEGER, node: "x".repeat(MAX_NODE_NAME_BYTES) };
+  const record = { value, leaseMs: CODEC_MAX_LEASE_MS, token: Number.MAX_SAFE_INTEGER };
+  return [
+    { type: "accept", cfg: 0xffffffff, key, ballot: big, nextC: Number.MAX_SAFE_INTEGER, origin: big, record },
+    { type: "promise", accepted: big, record, floor: big, origin: big, lapsed: false },
+  ];
+}
+
 export function isCasRequest(m: CasMessage): m is CasRequest {
   return m.type === "prepare" || m.type === "peek" || m.type === "accept" || m.type === "probe";
 }

@@ -410,14 +410,14 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
 
     const addressOf = (name: string): Address | undefined => {
       if (name === options.name) return transport.address;
-      const m = membership.member(name);
-      return m && m.state !== "dead" && m.state !== "left" ? m.address : undefined;
+      const state = membership.stateOf(name);
+      return state !== undefined && state !== "dead" && state !== "left" ? membership.addressOf(name) : undefined;
     };
     // A suspect is still asked: under load SWIM suspects slow members, and
     // failing fast on them would turn a slow cluster into an unavailable one.
     const isUp = (name: string): boolean => {
       if (name === options.name) return true;
-      const state = membership.member(name)?.state;
+      const state = membership.stateOf(name);
       return state === "alive" || state === "suspect";
     };
     const channel = new NamedChannel(gate.wrap(transport.channel(ChannelId.cas, casCodec)), addressOf);

@@ -66,7 +66,7 @@ export function attachReplication(o: AttachOptions): Attached {
     voters: () => {
       const out: PeerSpec[] = [];
       for (const v of locker.cas.voters) {
-        if (v.name === o.name || !up(membership.member(v.name)?.state ?? "dead")) continue;
+        if (v.name === o.name || !up(membership.stateOf(v.name) ?? "dead")) continue;
         const address = reach(v);
         if (address !== undefined) out.push({ name: v.name, address });
       }
@@ -159,7 +159,7 @@ export class Autopilot {
     const voters = locker.cas.voters;
     for (const v of voters) {
       // Only a member SWIM declared dead (or that left) counts; a suspect may just be slow.
-      const state = membership.member(v.name)?.state;
+      const state = membership.stateOf(v.name);
       if (v.name === this.o.name || state === "alive" || state === "suspect") this.deadSince.delete(v.name);
       else if (!this.deadSince.has(v.name)) this.deadSince.set(v.name, now);
     }

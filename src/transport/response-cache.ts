@@ -43,6 +43,18 @@ export class ResponseCache {
     this.evict(now);
   }
 
+  /**
+   * Records the response of a running request in its entry, keeping the
+   * entry's place and expiry (from when the request arrived: a retransmission
+   * comes within the sender's timeout, far below the TTL). Cheaper than a
+   * second `set` on every request; falls back to one if the entry is gone.
+   */
+  complete(key: string, datagramFrame: Uint8Array, now: number): void {
+    const e = this.entries.get(key);
+    if (e && e.expiresAt > now) e.value = { state: "done", datagramFrame };
+    else this.set(key, { state: "done", datagramFrame }, now);
+  }
+
   delete(key: string): void {
     this.entries.delete(key);
   }

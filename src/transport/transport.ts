@@ -392,7 +392,7 @@ export class Transport {
       if (bytes.length > this.maxFrameBytes) {
         bytes = encodeFrame({ channel: frame.channel, kind: FrameKind.error, id: frame.id, payload: ["invalid", "response exceeds the datagram limit"] });
       }
-      this.responses.set(key, { state: "done", datagramFrame: bytes }, this.clock.now());
+      this.responses.complete(key, bytes, this.clock.now());
       this.enqueue(from, bytes);
     };
     const fail = (e: unknown): void => {
