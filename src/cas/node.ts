@@ -156,6 +156,7 @@ export class CasNode {
   private readonly heldHints: BoundedMap<string, number>;
   private pending = 0;
   private closed = false;
+  private readonly contestedListeners: Array<(key: string) => void> = [];
   /** Runs the acceptor's due lease expiries and garbage collection. */
   private readonly expiry: DeadlineTimer;
   private readonly recovery: VoterRecovery;
@@ -360,6 +361,15 @@ export class CasNode {
     }
   }
 
+  /**
+   * Calls `listener` with the key whenever an operation on it lost a round to
+   * another proposer (its cached promise overtaken, or a higher ballot seen):
+   * the key is being proposed on from more than one node.
+   */
+  onContested(listener: (key: string) => void): void {
+    this.contestedListeners.push(listener);
+  }
+
   /** Time for a majority of voters to answer a probe (ms). */
   async probe(timeoutMs: number): Promise<number> {
     if (this.closed) throw new LockerError("unavailable", "locker is closed");
@@ -441,6 +451,7 @@ export class CasNode {
         : new LockerError("no_quorum", why, details);
     let peeked = false;
     let triedUnreachable = false;
+    let contestedTold = false;
     for (;;) {
       if (this.closed) throw new LockerError("unavailable", "locker is closed");
       const now = this.o.clock.now();
@@ -575,6 +586,10 @@ export class CasNode {
         case "conflict": {
           this.stats.conflicts++;
           if (outcome.seen) this.hlc.observe(outcome.seen.c);
+          if (!contestedTold) {
+            contestedTold = true;
+            for (const listener of this.contestedListeners) listener(key);
+          }
           if (cached) {
             // The cached promise was overtaken: fall back to both phases at once.
             this.stats.fastFallbacks++;

@@ -44,7 +44,8 @@ export interface AffinityOptions {
    * When to forward. true (default): always, so one proposer serves each key
    * whichever node a request reaches (its fast path, FIFO across nodes).
    * "contended": only keys seen contended here lately (a `locked`,
-   * `contention` or `timeout` answer within `contendedForMs`); other keys run
+   * `contention` or `timeout` answer, or a round lost to another node's
+   * proposer, within `contendedForMs`); other keys run
    * here, keeping the one-round-trip path of a node that locks its own keys
    * again and again without a hop. false: never, still serving others' forwards.
    */
@@ -161,6 +162,11 @@ class KeyAffinity implements Affinity {
     this.forwardUntil = new BoundedMap(this.maxTrackedKeys);
     this.contended = new BoundedMap(this.maxTrackedKeys);
     o.channel.onRequest((m, from) => this.serve(m, from));
+    // Another proposer on a key this node proposes on (a load balancer
+    // spreading one client's requests, or nodes taking turns) is contention
+    // too, even when every answer is a success: forward the key so one
+    // proposer keeps its one-round-trip path.
+    if (this.mode === "contended") o.locker.cas.onContested((key) => this.markContended(key));
   }
 
   get api(): Locker {
@@ -397,10 +403,12 @@ class KeyAffinity implements Affinity {
 
   /** "contended" mode: a sign of contention keeps (or starts) forwarding the key; rethrows `e`. */
   private noteContention(key: string, e: unknown): never {
-    if (this.mode === "contended" && (isLockerError(e, "locked") || isLockerError(e, "contention") || isLockerError(e, "timeout"))) {
-      this.forwardUntil.set(key, this.clock.now() + this.contendedForMs);
-    }
+    if (isLockerError(e, "locked") || isLockerError(e, "contention") || isLockerError(e, "timeout")) this.markContended(key);
     throw e;
+  }
+
+  private markContended(key: string): void {
+    if (this.mode === "contended") this.forwardUntil.set(key, this.clock.now() + this.contendedForMs);
   }
 
   private targetFor(key: string): { name: string; address: Address } | undefined {

@@ -110,7 +110,8 @@ export interface NodeOptions {
   /**
    * Key affinity (src/node/affinity.ts). "contended" (default): a key's
    * quorum operations run here until this node sees the key contended (a
-   * `locked`, `contention` or `timeout` answer), then go to its coordinator
+   * `locked`, `contention` or `timeout` answer, or a round lost to another
+   * node's proposer), then go to its coordinator
    * among the live voters for a while. A key one node locks again and again
    * keeps that node's one-round-trip path with no hop (measured: a library
    * node's sequential lock p50 353 µs against 770 µs forwarded,

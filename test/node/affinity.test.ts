@@ -346,6 +346,27 @@ test("forward: \"contended\" runs a key here until it is seen contended, then fo
   for (const l of lockers) await l.close();
 });
 
+test("forward: \"contended\" forwards a key two nodes take turns on, even when every answer is a success", async (t) => {
+  const { clock, lockers, affinities, at } = cluster(8, { forward: "contended" });
+  const key = keyCoordinatedBy("n2");
+  const a = affinities[at("n1")]!;
+  const b = affinities[at("n3")]!;
+  // As behind a load balancer: one client's requests for one key reach n1, then n3, then n1.
+  await settle(clock, a.lock(key, "alice", { leaseMs: 5000 }));
+  await settle(clock, a.release(key, "alice"));
+  await settle(clock, b.lock(key, "bob", { leaseMs: 5000 }));
+  await settle(clock, b.release(key, "bob"));
+  t.is(a.stats.forwarded + b.stats.forwarded, 0, "no sign of contention yet");
+  // n1's cached promise was overtaken by n3's round: n1 loses a round, still succeeds…
+  const conflictsBefore = lockers[at("n1")]!.cas.stats.conflicts;
+  await settle(clock, a.lock(key, "alice", { leaseMs: 5000 }));
+  t.true(lockers[at("n1")]!.cas.stats.conflicts > conflictsBefore);
+  // …and hands the key to its coordinator from then on, whose proposer keeps its fast path.
+  await settle(clock, a.release(key, "alice"));
+  t.is(a.stats.forwarded, 1);
+  for (const l of lockers) await l.close();
+});
+
 // ---- fairness ----
 
 // Jittered, reordered and duplicated datagrams, none lost: a lost datagram stalls
