@@ -16,7 +16,7 @@ import { whenQuorum } from "../util/quorum.js";
 import { backoffDelayMs } from "../transport/backoff.js";
 import type { Random } from "../util/random.js";
 import { Acceptor, type AcceptorEvent, type LocalRecord } from "./acceptor.js";
-import { KeyQueues } from "./key-queue.js";
+import { KeyQueues, type ClaimedLock, type HandedOver } from "./key-queue.js";
 import { ballotToString, HLC_TICKS_PER_MS, HybridLogicalClock, type Ballot } from "./ballot.js";
 import { isCasRequest, type CasMessage, type CasReply, type CasRequest, type FenceReply, type FenceRequest } from "./messages.js";
 import { PersistedFloor, type BallotFloorStore } from "./floor-store.js";
@@ -35,6 +35,15 @@ import { bytesEqual, peekVerdict, ProposerRound, type KnownRecord, type PeekRepl
 export interface BallotBounds {
   atMost?: number;
   above?: number;
+}
+
+/** The bounds both of two operations run in one round must keep. */
+function intersectBounds(a: BallotBounds | undefined, b: BallotBounds | undefined): BallotBounds | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  const atMost = a.atMost === undefined ? b.atMost : b.atMost === undefined ? a.atMost : Math.min(a.atMost, b.atMost);
+  const above = a.above === undefined ? b.above : b.above === undefined ? a.above : Math.max(a.above, b.above);
+  return { ...(atMost === undefined ? {} : { atMost }), ...(above === undefined ? {} : { above }) };
 }
 
 export interface VoterSpec {
@@ -68,6 +77,12 @@ export interface CasNodeOptions {
   retryMaxMs: number;
   /** Per-attempt timeout of one request (the transport retries within the operation's budget). */
   requestAttemptTimeoutMs: number;
+  /**
+   * A holder's release grants the lock queued next on this node in the same
+   * round (one round per grant on a contended key). Default true; false runs
+   * them as two rounds (for comparisons).
+   */
+  handover?: boolean;
   /** How long a refused change waits for its last accept replies, to learn it landed nowhere. */
   drainGraceMs: number;
   /** Local view events of this node's acceptor. */
@@ -118,6 +133,8 @@ export interface CasNodeStats {
   peekLocked: number;
   /** Peeks that could not decide (the lock then ran a normal round). */
   peekInconclusive: number;
+  /** Releases that granted the lock waiting next in the same round (one round per grant on a contended key). */
+  handovers: number;
 }
 
 export class CasNode {
@@ -139,6 +156,7 @@ export class CasNode {
     peekLocked: 0,
     peekInconclusive: 0,
     staleViewTries: 0,
+    handovers: 0,
   };
   /** A majority of the configured voters; changes with applyConfiguration. */
   quorum: number;
@@ -343,10 +361,14 @@ export class CasNode {
     this.pending++;
     this.stats.operations++;
     try {
-      await this.enterKey(key, deadline, op);
+      const entered = await this.enterKey(key, deadline, op, ballots);
+      // A holder's release ran this lock in its own round (a handover): that round's outcome is this lock's.
+      if (entered) return await entered.handedOver;
+      const claimed = op.kind === "release" ? this.claimHandover(key, deadline) : undefined;
       const startedAt = this.o.clock.now();
       let heldAfter = false;
       try {
+        if (claimed) return await this.runHandover(key, op as Extract<CasOp, { kind: "release" }>, deadline, ballots, claimed);
         const result = await this.run(key, op, deadline, ballots);
         heldAfter = op.kind !== "release" && op.kind !== "read" && result.record !== null;
         return result;
@@ -354,10 +376,49 @@ export class CasNode {
         heldAfter = e instanceof LockerError && e.code === "locked";
         throw e;
       } finally {
-        this.keyQueues.leave(key, heldAfter ? startedAt : undefined);
+        this.keyQueues.leave(key, heldAfter || (claimed?.granted ?? false) ? startedAt : undefined);
       }
     } finally {
       this.pending--;
+    }
+  }
+
+  /** A lock waiting behind this release that the release's round may grant (see KeyQueues.claimNextLock). */
+  private claimHandover(key: string, deadline: number): (ClaimedLock & { granted: boolean }) | undefined {
+    if (this.o.handover === false) return undefined;
+    // The lock keeps at least as long a budget as the round needs; the release's own is not cut short by much.
+    const claimed = this.keyQueues.claimNextLock(key, Math.min(deadline - this.o.clock.now(), 4 * this.o.requestAttemptTimeoutMs));
+    return claimed ? Object.assign(claimed, { granted: false }) : undefined;
+  }
+
+  /**
+   * One round for a holder's release and the lock waiting next: the key goes
+   * from the holder straight to the lock's value, with a new lease and token.
+   * If the release's check fails (the key is not the holder's), nothing was
+   * written: the release answers that and the lock waits its turn again.
+   * Any other end (no quorum, an unknown outcome) is the answer of both: one
+   * change carried both.
+   */
+  private async runHandover(
+    key: string,
+    release: Extract<CasOp, { kind: "release" }>,
+    deadline: number,
+    ballots: BallotBounds | undefined,
+    claimed: ClaimedLock & { granted: boolean },
+  ): Promise<OpResult> {
+    const op: CasOp = { kind: "handover", expected: release.value, value: claimed.op.value, leaseMs: claimed.op.leaseMs };
+    const bounds = intersectBounds(ballots, claimed.context as BallotBounds | undefined);
+    const round = this.run(key, op, Math.min(deadline, claimed.deadline), bounds);
+    try {
+      const result = await round;
+      this.stats.handovers++;
+      claimed.granted = true;
+      claimed.settle(round);
+      return result;
+    } catch (e) {
+      if (e instanceof LockerError && (e.code === "mismatch" || e.code === "not_found")) claimed.putBack();
+      else claimed.settle(round);
+      throw e;
     }
   }
 
@@ -393,12 +454,14 @@ export class CasNode {
 
   // ---- operations ----
 
-  private async enterKey(key: string, deadline: number, op: CasOp): Promise<void> {
-    await this.keyQueues.enter(key, deadline, op);
+  private async enterKey(key: string, deadline: number, op: CasOp, ballots: BallotBounds | undefined): Promise<HandedOver | undefined> {
+    const entered = await this.keyQueues.enter(key, deadline, op, ballots);
+    if (entered) return entered;
     if (this.closed) {
       this.keyQueues.leave(key);
       throw new LockerError("unavailable", "locker is closed");
     }
+    return undefined;
   }
 
   /**

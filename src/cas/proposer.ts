@@ -27,6 +27,8 @@ export type CasOp =
   | { readonly kind: "update"; readonly expected: Uint8Array; readonly value: Uint8Array }
   | { readonly kind: "extend"; readonly value: Uint8Array; readonly leaseMs: number }
   | { readonly kind: "release"; readonly value: Uint8Array }
+  /** A holder's release (`expected`) and the next lock (`value`, `leaseMs`) as one change: the key passes from one to the other. */
+  | { readonly kind: "handover"; readonly expected: Uint8Array; readonly value: Uint8Array; readonly leaseMs: number }
   | { readonly kind: "read" };
 
 export type CheckFailure = "locked" | "mismatch" | "not_found";
@@ -69,11 +71,13 @@ export function applyOp(op: CasOp, current: KnownRecord | null, ballotC: number,
       return { kind: "identity" };
     case "update":
     case "extend":
-    case "release": {
-      const check = op.kind === "update" ? op.expected : op.value;
+    case "release":
+    case "handover": {
+      const check = op.kind === "update" || op.kind === "handover" ? op.expected : op.value;
       if (!cur) return { kind: "fail", code: "not_found" };
       if (!bytesEqual(cur.value, check)) return { kind: "fail", code: "mismatch" };
       if (op.kind === "release") return { kind: "write", record: null, newLease: false };
+      if (op.kind === "handover") return { kind: "write", record: { value: op.value, leaseMs: op.leaseMs, token: ballotC }, newLease: true };
       if (op.kind === "extend") return { kind: "write", record: { value: cur.value, leaseMs: op.leaseMs, token: cur.token }, newLease: true };
       return { kind: "write", record: { value: op.value, leaseMs: cur.expiresAt - now, token: cur.token }, newLease: false };
     }
@@ -440,7 +444,7 @@ export class ProposerRound {
     // A new lock needs a token above every counter seen for the key, so
     // tokens strictly increase across holders even when two ballots share a counter.
     const effect = applyOp(this.params.op, current, this.params.ballot.c, now);
-    if (effect.kind === "write" && effect.newLease && this.params.op.kind === "lock" && this.params.ballot.c <= maxSeenC) {
+    if (effect.kind === "write" && effect.newLease && (this.params.op.kind === "lock" || this.params.op.kind === "handover") && this.params.ballot.c <= maxSeenC) {
       // Nobody competes: the next ballot (above maxSeenC) can go at once.
       return this.finish({ kind: "conflict", seen: { c: maxSeenC, node: this.params.ballot.node }, retryNow: true });
     }

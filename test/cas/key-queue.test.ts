@@ -83,3 +83,73 @@ test("a lock on a key this node found held peeks first: `locked` without taking 
   t.is(taken!.status, "fulfilled");
   t.true(other.summary().stats.peekInconclusive >= 1);
 });
+
+// ---- handover: one round per grant ----
+
+async function heldByHolder(seed: number) {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork({ clock, random: new SeededRandom(seed), faults: { minDelayMs: 1, maxDelayMs: 2 } });
+  const { lockers } = createMemoryLockers({ net, count: 3, random: new SeededRandom(seed + 1), options: { maxLeaseMs: 10_000 } });
+  const node = lockers[0]!;
+  const [first] = await runAll(clock, [node.lock("k", "holder", { leaseMs: 5000 })]);
+  if (first!.status !== "fulfilled") throw new Error("the holder's lock failed");
+  return { clock, lockers, node, holderToken: (first as PromiseFulfilledResult<{ token: bigint }>).value.token };
+}
+
+test("a holder's release grants the lock queued behind it on its node in the same round, with a new token and lease", async (t) => {
+  const { clock, lockers, node, holderToken } = await heldByHolder(11);
+  const before = { ...node.summary().stats };
+  // The release starts its round; the lock queues behind it.
+  const [released, locked] = await runAll(clock, [node.release("k", "holder"), node.lock("k", "next", { leaseMs: 4000 })]);
+  t.is(released!.status, "fulfilled");
+  t.is(locked!.status, "fulfilled");
+  const grant = (locked as PromiseFulfilledResult<{ value: string; token: bigint; leaseMs: number }>).value;
+  t.is(grant.value, "next");
+  t.true(grant.token > holderToken, `token ${grant.token} after ${holderToken}`);
+  const stats = node.summary().stats;
+  t.is(stats.handovers - before.handovers, 1);
+  t.is(stats.rounds - before.rounds, 1, "one round carried the release and the grant");
+  // The whole cluster agrees, and the new lease is the lock's own.
+  const [read] = await runAll(clock, [lockers[2]!.read("k")]);
+  const entry = (read as PromiseFulfilledResult<{ value: string; token: bigint; leaseRemainingMs: number }>).value;
+  t.is(entry.value, "next");
+  t.is(entry.token, grant.token);
+  t.true(entry.leaseRemainingMs > 3500 && entry.leaseRemainingMs <= 4000, `lease left ${entry.leaseRemainingMs}`);
+});
+
+test("a release whose check fails grants nothing: the queued lock runs in its own round and gets the answer the key calls for", async (t) => {
+  const { clock, node } = await heldByHolder(13);
+  // Not the holder's value: mismatch, and the key is still held, so the lock is refused.
+  const [wrong, refused] = await runAll(clock, [node.release("k", "someone else"), node.lock("k", "next", { leaseMs: 4000 })]);
+  t.true(wrong!.status === "rejected" && isLockerError(wrong.reason, "mismatch"), String((wrong as PromiseRejectedResult).reason));
+  t.true(refused!.status === "rejected" && isLockerError(refused.reason, "locked"), String((refused as PromiseRejectedResult).reason));
+  // The holder releases; a second release of the now free key is not_found, and the lock behind it takes the key.
+  await runAll(clock, [node.release("k", "holder")]);
+  const [gone, won] = await runAll(clock, [node.release("k", "holder"), node.lock("k", "next", { leaseMs: 4000 })]);
+  t.true(gone!.status === "rejected" && isLockerError(gone.reason, "not_found"), String((gone as PromiseRejectedResult).reason));
+  t.is(won!.status, "fulfilled");
+  t.is(node.summary().stats.handovers, 0);
+});
+
+test("a holder's extension queued with locks goes first, and the release after it still grants the next lock", async (t) => {
+  const { clock, node } = await heldByHolder(17);
+  const order: string[] = [];
+  const record = (name: string, p: Promise<unknown>) =>
+    p.then(
+      () => order.push(`${name} ok`),
+      (e: { code: string }) => order.push(`${name} ${e.code}`),
+    );
+  const running = record("read", node.read("k")); // takes the key first
+  const lock = record("lock", node.lock("k", "next", { leaseMs: 4000 }));
+  const extend = record("extend", node.extendLease("k", "holder", 5000));
+  await runAll(clock, [running, lock, extend]);
+  // The read takes the key; the lock and the extension wait. The extension (a
+  // holder's operation) goes first, and the lock, invoked before it started,
+  // is answered `locked` from its round.
+  t.deepEqual(order.slice(0, 2), ["read ok", "extend ok"]);
+  t.is(order[2], "lock locked");
+  const [released, granted] = await runAll(clock, [node.release("k", "holder"), node.lock("k", "next", { leaseMs: 4000 })]);
+  t.is(released!.status, "fulfilled");
+  t.is(granted!.status, "fulfilled");
+  t.is(node.summary().stats.handovers, 1);
+});
