@@ -397,7 +397,8 @@ export class CasNode {
    * If the release's check fails (the key is not the holder's), nothing was
    * written: the release answers that and the lock waits its turn again.
    * Any other end (no quorum, an unknown outcome) is the answer of both: one
-   * change carried both.
+   * change carried both. The round keeps the release's budget; a lock whose
+   * own budget ends first is answered `timeout` then (the grant may still land).
    */
   private async runHandover(
     key: string,
@@ -407,18 +408,26 @@ export class CasNode {
     claimed: ClaimedLock & { granted: boolean },
   ): Promise<OpResult> {
     const op: CasOp = { kind: "handover", expected: release.value, value: claimed.op.value, leaseMs: claimed.op.leaseMs };
-    const bounds = intersectBounds(ballots, claimed.context as BallotBounds | undefined);
-    const round = this.run(key, op, Math.min(deadline, claimed.deadline), bounds);
+    const round = this.run(key, op, deadline, intersectBounds(ballots, claimed.context as BallotBounds | undefined));
+    let lockAnswered = false;
+    const lockBudget = this.o.clock.setTimer(Math.max(0, claimed.deadline - this.o.clock.now()), () => {
+      lockAnswered = true;
+      claimed.settle(Promise.reject(new LockerError("timeout", "the lock's time budget ran out during the round of the holder's release that grants it; it may still take effect", { outcome: "unknown" })));
+    });
     try {
       const result = await round;
       this.stats.handovers++;
       claimed.granted = true;
-      claimed.settle(round);
+      if (!lockAnswered) claimed.settle(round);
       return result;
     } catch (e) {
-      if (e instanceof LockerError && (e.code === "mismatch" || e.code === "not_found")) claimed.putBack();
-      else claimed.settle(round);
+      if (!lockAnswered) {
+        if (e instanceof LockerError && (e.code === "mismatch" || e.code === "not_found")) claimed.putBack();
+        else claimed.settle(round);
+      }
       throw e;
+    } finally {
+      this.o.clock.clearTimer(lockBudget);
     }
   }
 

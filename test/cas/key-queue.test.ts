@@ -7,7 +7,7 @@ import { isLockerError } from "../../src/errors.js";
 import { MemoryNetwork } from "../../src/transport/memory.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
-import { settleAll } from "../support/virtual-time.js";
+import { settle, settleAll } from "../support/virtual-time.js";
 
 /** Runs virtual time in 1 ms steps until every promise settles. */
 const runAll = (clock: VirtualClock, promises: Promise<unknown>[]): Promise<PromiseSettledResult<unknown>[]> => settleAll(clock, promises, 100_000, 1);
@@ -93,7 +93,7 @@ async function heldByHolder(seed: number) {
   const node = lockers[0]!;
   const [first] = await runAll(clock, [node.lock("k", "holder", { leaseMs: 5000 })]);
   if (first!.status !== "fulfilled") throw new Error("the holder's lock failed");
-  return { clock, lockers, node, holderToken: (first as PromiseFulfilledResult<{ token: bigint }>).value.token };
+  return { clock, net, lockers, node, holderToken: (first as PromiseFulfilledResult<{ token: bigint }>).value.token };
 }
 
 test("a holder's release grants the lock queued behind it on its node in the same round, with a new token and lease", async (t) => {
@@ -152,4 +152,24 @@ test("a holder's extension queued with locks goes first, and the release after i
   t.is(released!.status, "fulfilled");
   t.is(granted!.status, "fulfilled");
   t.is(node.summary().stats.handovers, 1);
+});
+
+test("a lock granted by a release whose round outlasts the lock's budget is answered `timeout` at its budget; the release keeps its own", async (t) => {
+  const { clock, net, lockers, node } = await heldByHolder(19);
+  // n1 cannot reach the other voters for a while: the handover round waits.
+  net.block("n1", "n2");
+  net.block("n1", "n3");
+  const t0 = clock.now();
+  const release = node.release("k", "holder", { timeoutMs: 5000 });
+  const lock = node.lock("k", "next", { leaseMs: 4000, timeoutMs: 1000 });
+  const lockAnswer = await settle(clock, lock.then(() => undefined, (e: unknown) => e), 1500, 1);
+  t.true(isLockerError(lockAnswer, "timeout"), String(lockAnswer));
+  t.true(clock.now() - t0 >= 1000 && clock.now() - t0 < 1010, `answered at its budget (${clock.now() - t0} ms)`);
+  net.heal();
+  const [released] = await runAll(clock, [release]);
+  t.is(released!.status, "fulfilled", "the release's round went on within its own budget");
+  t.is(node.summary().stats.handovers, 1);
+  // The grant landed after all (a `timeout` is "outcome unknown").
+  const [read] = await runAll(clock, [lockers[2]!.read("k")]);
+  t.is((read as PromiseFulfilledResult<{ value: string }>).value.value, "next");
 });

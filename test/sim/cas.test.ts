@@ -118,6 +118,18 @@ if (REPLAY !== undefined) {
   });
 }
 
+test("one key fought over by 8 clients: releases grant queued locks in their own rounds, calm or under the nemesis, and the checker agrees", async (t) => {
+  let handovers = 0;
+  for (let seed = 401; seed <= 412; seed++) {
+    const calm = seed === 401;
+    const r = await runSimulation({ seed, voters: 3, coordinators: 0, clients: 8, keys: 1, lockRelease: true, calm, workloadMs: 1500 });
+    t.true(r.verdict.ok, `seed ${seed}: ${r.verdict.explanation}`);
+    handovers += r.stats.handovers;
+  }
+  t.log(`${handovers} handovers judged`);
+  t.true(handovers >= 10, `only ${handovers} handovers: the workload no longer exercises them`);
+});
+
 // Found by seed 1873: a fast-path promise cached long ago is accepted by voters
 // that restarted (memory lost) since it was made, and a lock made on it takes
 // the old ballot as its token. Replayed here on purpose, step by step.

@@ -25,6 +25,12 @@ export interface SimOptions {
   keys?: number;
   /** Virtual time the clients run and the nemesis acts. */
   workloadMs?: number;
+  /**
+   * Clients only lock, release (mostly their own) and read, with little think
+   * time: a key's holder releases while others' locks queue on the same node
+   * (the handover path). Default false: every operation in the mix.
+   */
+  lockRelease?: boolean;
   /** Turn the nemesis off (a calm network: for fast-path and sanity runs). */
   calm?: boolean;
   /** Keep the network's delivery trace (for determinism checks). */
@@ -61,6 +67,8 @@ export interface SimStats {
   gcNodes: number;
   fastRounds: number;
   rounds: number;
+  /** Releases that granted the next queued lock in their own round (the checker sees both answers). */
+  handovers: number;
   /** Restarted voters that voted again through recovery, before their quiet period ended. */
   recoveries: number;
   virtualMs: number;
@@ -165,7 +173,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     [SIM_LIMITS.minLeaseMs, 60],
     [150, SIM_LIMITS.maxLeaseMs],
   ] as const);
-  const thinkMs = pick(weather, [10, 40, 150] as const);
+  const thinkMs = options.lockRelease ? 2 : pick(weather, [10, 40, 150] as const);
   const calm = options.calm ?? false;
   const clock = new VirtualClock();
   const net = new MemoryNetwork({
@@ -182,7 +190,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const keys = Array.from({ length: keyCount }, (_, i) => `key${i}`);
   const recorder = new HistoryRecorder();
   const events: string[] = [];
-  const stats: SimStats = { ops: 0, ok: 0, failed: 0, unknown: 0, noEffect: 0, hung: 0, finalReadFailures: 0, crashes: 0, stops: 0, partitions: 0, pauses: 0, faultChanges: 0, suspicions: 0, gcNodes: 0, fastRounds: 0, rounds: 0, recoveries: 0, virtualMs: 0 };
+  const stats: SimStats = { ops: 0, ok: 0, failed: 0, unknown: 0, noEffect: 0, hung: 0, finalReadFailures: 0, crashes: 0, stops: 0, partitions: 0, pauses: 0, faultChanges: 0, suspicions: 0, gcNodes: 0, fastRounds: 0, rounds: 0, handovers: 0, recoveries: 0, virtualMs: 0 };
   const log = (what: string): void => {
     events.push(`${clock.now().toFixed(3)} ${what}`);
   };
@@ -195,6 +203,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     const s = n.locker.cas.stats;
     stats.fastRounds += s.fastRounds;
     stats.rounds += s.rounds;
+    stats.handovers += s.handovers;
     if (n.locker.cas.recoveryStatus.state === "recovered") stats.recoveries++;
   };
   const boot = (n: SimNode, first: boolean): void => {
@@ -324,7 +333,8 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       const someValue = (): string => (mine !== undefined && crng.next() < 0.8 ? mine : allValues.length > 0 && crng.next() < 0.8 ? pick(crng, allValues) : `bogus${crng.int(1000)}`);
       const roll = crng.next();
       let op: OpName;
-      if (roll < 0.3) op = "lock";
+      if (options.lockRelease) op = roll < 0.5 ? "lock" : roll < 0.9 ? "release" : "read";
+      else if (roll < 0.3) op = "lock";
       else if (roll < 0.45) op = "read";
       else if (roll < 0.57) op = "update";
       else if (roll < 0.69) op = "extendLease";
