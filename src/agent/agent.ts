@@ -206,6 +206,11 @@ export async function startAgent(config: AgentConfig, options: { logger?: Logger
       liveLeases: () => locker.summary().leases,
       pendingRounds: () => locker.summary().pendingRounds,
       datagrams: () => ({ in: transport.stats.datagramsIn, out: transport.stats.datagramsOut, dropped: transport.stats.dropped }),
+      rounds: () => {
+        const s = locker.cas.stats;
+        const a = n.affinity.stats;
+        return { rounds: s.rounds, fast: s.fastRounds, conflicts: s.conflicts, handovers: s.handovers, coalesced: s.coalesced, forwarded: a.forwarded, served: a.served };
+      },
     });
     const status = async (): Promise<Record<string, unknown>> => {
       // One probe round to the voters; a cluster without quorum still gets a status.

@@ -1,5 +1,6 @@
 // Prometheus metrics for one agent (prom-client, a private registry per agent):
-// operations by kind and result with latency, members by state, leases, datagrams.
+// operations by kind and result with latency, members by state, leases,
+// datagrams, and the quorum rounds behind the operations.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** What the metrics read from the node when scraped; each returns the current value. */
@@ -12,6 +13,24 @@ export interface MetricSources {
   pendingRounds(): number;
   /** Transport totals since start. */
   datagrams(): { in: number; out: number; dropped: number };
+  /** Quorum rounds and key-affinity totals since start. */
+  rounds(): RoundTotals;
+}
+
+export interface RoundTotals {
+  /** Rounds this node ran as proposer. */
+  rounds: number;
+  /** Of those, rounds on the one-round-trip path (a cached promise). */
+  fast: number;
+  /** Rounds lost to another proposer (retried). */
+  conflicts: number;
+  /** Releases that granted the next queued lock in their own round. */
+  handovers: number;
+  /** Queued locks answered `locked` from the round before them, without a round of their own. */
+  coalesced: number;
+  /** Operations forwarded to their key's coordinator, and forwarded operations served for others. */
+  forwarded: number;
+  served: number;
 }
 
 export type OperationKind =
@@ -81,21 +100,28 @@ export class AgentMetrics {
         this.set(sources.pendingRounds());
       },
     });
-    // Totals kept by the transport; mirrored into counters on each scrape.
-    const mirror = (name: string, help: string, pick: (d: { in: number; out: number; dropped: number }) => number): void => {
+    // Totals kept by the transport and the CAS node; mirrored into counters on each scrape.
+    const mirror = (name: string, help: string, read: () => number): void => {
       new Counter({
         name,
         help,
         registers,
         collect() {
           this.reset();
-          this.inc(pick(sources.datagrams()));
+          this.inc(read());
         },
       });
     };
-    mirror("locker_datagrams_in_total", "UDP datagrams received.", (d) => d.in);
-    mirror("locker_datagrams_out_total", "UDP datagrams sent.", (d) => d.out);
-    mirror("locker_datagrams_dropped_total", "Datagrams dropped: malformed, foreign cluster, over a limit.", (d) => d.dropped);
+    mirror("locker_datagrams_in_total", "UDP datagrams received.", () => sources.datagrams().in);
+    mirror("locker_datagrams_out_total", "UDP datagrams sent.", () => sources.datagrams().out);
+    mirror("locker_datagrams_dropped_total", "Datagrams dropped: malformed, foreign cluster, over a limit.", () => sources.datagrams().dropped);
+    mirror("locker_rounds_total", "Quorum rounds this node ran as proposer.", () => sources.rounds().rounds);
+    mirror("locker_fast_rounds_total", "Rounds on the one-round-trip path (accept with a cached promise).", () => sources.rounds().fast);
+    mirror("locker_round_conflicts_total", "Rounds lost to another proposer on the same key (retried).", () => sources.rounds().conflicts);
+    mirror("locker_handovers_total", "Releases that granted the next queued lock in their own round.", () => sources.rounds().handovers);
+    mirror("locker_coalesced_locks_total", "Queued locks answered `locked` from the round before them, without a round of their own.", () => sources.rounds().coalesced);
+    mirror("locker_forwarded_total", "Operations forwarded to their key's coordinator (key affinity).", () => sources.rounds().forwarded);
+    mirror("locker_forwards_served_total", "Operations other nodes forwarded here and this node ran.", () => sources.rounds().served);
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "locker_process_" });
   }
 

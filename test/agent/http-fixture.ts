@@ -41,7 +41,13 @@ export async function startApi(o: { limits?: Partial<HttpLimits>; server?: HttpS
   const lines: string[] = [];
   const logger = pino({ level: "debug" }, { write: (s: string) => void lines.push(s) });
   const metrics = new AgentMetrics(
-    { memberStates: () => ({ alive: 1 }), liveLeases: () => 0, pendingRounds: () => 0, datagrams: () => ({ in: 0, out: 0, dropped: 0 }) },
+    {
+      memberStates: () => ({ alive: 1 }),
+      liveLeases: () => 0,
+      pendingRounds: () => 0,
+      datagrams: () => ({ in: 0, out: 0, dropped: 0 }),
+      rounds: () => ({ rounds: locker.cas.stats.rounds, fast: locker.cas.stats.fastRounds, conflicts: 0, handovers: 0, coalesced: 0, forwarded: 0, served: 0 }),
+    },
     { defaultMetrics: false },
   );
   let waiting = 0;

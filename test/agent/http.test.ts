@@ -139,6 +139,13 @@ test.serial("keys by prefix, members, status, health, metrics, dashboard", async
     /locker_datagrams_in_total [1-9]\d*/,
     /locker_datagrams_out_total [1-9]\d*/,
     /locker_datagrams_dropped_total \d+/,
+    /locker_rounds_total [1-9]\d*/,
+    /locker_fast_rounds_total \d+/,
+    /locker_round_conflicts_total \d+/,
+    /locker_handovers_total \d+/,
+    /locker_coalesced_locks_total \d+/,
+    /locker_forwarded_total \d+/,
+    /locker_forwards_served_total \d+/,
   ]) {
     t.regex(metrics.text, line);
   }
