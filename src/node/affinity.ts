@@ -43,9 +43,9 @@ export interface AffinityOptions {
   /**
    * When to forward. true (default): always, so one proposer serves each key
    * whichever node a request reaches (its fast path, FIFO across nodes).
-   * "contended": only keys seen contended here lately (a `locked`,
-   * `contention` or `timeout` answer, or a round lost to another node's
-   * proposer, within `contendedForMs`); other keys run
+   * "contended": only keys seen contended across nodes here lately (a round
+   * lost to another node's proposer, or a `contention` or `timeout` answer,
+   * within `contendedForMs`); other keys run
    * here, keeping the one-round-trip path of a node that locks its own keys
    * again and again without a hop. false: never, still serving others' forwards.
    */
@@ -401,9 +401,17 @@ class KeyAffinity implements Affinity {
     }
   }
 
-  /** "contended" mode: a sign of contention keeps (or starts) forwarding the key; rethrows `e`. */
+  /**
+   * "contended" mode: a sign of contention keeps (or starts) forwarding the
+   * key; rethrows `e`. `locked` is not one: the holder may be another caller
+   * of this node, and a key only this node's callers fight over is served
+   * best by this node's own proposer (its queue coalesces their locks and a
+   * release grants the next in its round, with no hop). Another node holding
+   * it shows as soon as either proposes again: its round overtakes the other's
+   * promise (onContested).
+   */
   private noteContention(key: string, e: unknown): never {
-    if (isLockerError(e, "locked") || isLockerError(e, "contention") || isLockerError(e, "timeout")) this.markContended(key);
+    if (isLockerError(e, "contention") || isLockerError(e, "timeout")) this.markContended(key);
     throw e;
   }
 
