@@ -447,7 +447,8 @@ export class CasNode {
     const deadline = t0 + timeoutMs;
     const ask = this.o.voters.filter((v) => v.name === this.o.name || this.o.isVoterAlive(v.name));
     if (ask.length < this.quorum) throw new LockerError("no_quorum", this.noQuorumReason(ask.map((v) => v.name)));
-    const answers = ask.map((v) => this.request(v.name, { type: "probe", cfg: this.o.configVersion }, deadline));
+    const probe: CasRequest = { type: "probe", cfg: this.o.configVersion };
+    const answers = ask.map((v) => this.request(v.name, probe, deadline));
     await whenQuorum(answers, this.quorum, (r) => r.type === "pong" && r.cfg === this.o.configVersion, () => new LockerError("no_quorum", "fewer than a majority of voters answered the probe"));
     return this.o.clock.now() - t0;
   }

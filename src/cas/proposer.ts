@@ -271,7 +271,9 @@ export class ProposerRound {
     }
     this.phase = "prepare";
     if (p.ask.length < p.quorum) return this.finish({ kind: "no_quorum", refusals: 0 });
-    return p.ask.map((to) => ({ to, msg: { type: "prepare", cfg: p.cfg, key: p.key, ballot: p.ballot } }));
+    // One message object for every voter: the transport encodes it once (see Transport.channel).
+    const msg: CasRequest = { type: "prepare", cfg: p.cfg, key: p.key, ballot: p.ballot };
+    return p.ask.map((to) => ({ to, msg }));
   }
 
   /**
@@ -496,7 +498,8 @@ export class ProposerRound {
     this.behind = 0;
     this.conflicted = false;
     if (p.ask.length < p.quorum) return this.finish({ kind: "no_quorum", refusals: 0 });
-    return p.ask.map((to) => ({ to, msg: { type: "accept", cfg: p.cfg, key: p.key, ballot: p.ballot, record, nextC: p.nextC, origin: wireOrigin } }));
+    const msg: CasRequest = { type: "accept", cfg: p.cfg, key: p.key, ballot: p.ballot, record, nextC: p.nextC, origin: wireOrigin };
+    return p.ask.map((to) => ({ to, msg }));
   }
 
   /** A majority accepted: the written value is chosen. */

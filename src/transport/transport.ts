@@ -1,12 +1,14 @@
 // One node's transport: channels multiplexed over one datagram socket, sends
 // batched per peer into shared datagrams, requests with ids, timeouts and
 // retries, and duplicate suppression for retried requests.
+// Long because the send path, requests and the receive path share the
+// per-peer outboxes, the pending-request table and the response cache.
 import { LockerError, type LockerErrorCode } from "../errors.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import type { Random } from "../util/random.js";
 import { Envelope, DEFAULT_MAX_DATAGRAM_BYTES, MIN_MAX_DATAGRAM_BYTES } from "../wire/envelope.js";
 import { WireError, type DropReason } from "../wire/errors.js";
-import { decodeFrames, encodeFrame, FrameKind, MAX_REQUEST_ID, type Frame } from "../wire/frame.js";
+import { decodeFrames, encodeFrame, encodeFrameAround, encodePayload, FrameKind, MAX_REQUEST_ID, type Frame } from "../wire/frame.js";
 import type { Keyring } from "../wire/keyring.js";
 import { packFrames } from "../wire/packer.js";
 import { backoffDelayMs, type BackoffPolicy } from "./backoff.js";
@@ -104,6 +106,8 @@ export class Transport {
   private readonly responses: ResponseCache;
   private readonly outboxes = new Map<Address, Outbox>();
   private flushScheduled = false;
+  /** Flushes so far: a message encoded for several peers is reused only within one turn (one flush). */
+  private flushes = 0;
   private nextRequestId: number;
   private closed = false;
   private readonly requestDefaults: Required<RequestOptions>;
@@ -152,13 +156,23 @@ export class Transport {
     const entry: ChannelEntry = { codec: codec as MessageCodec<unknown> };
     this.channels.set(id, entry);
     const transport = this;
+    let lastMessage: M | undefined;
+    let lastPayload: Uint8Array | undefined;
+    let lastTurn = -1;
     return {
       maxMessageBytes: this.maxFrameBytes - 16, // frame header: [channel, kind, id(uint32)] ≤ 8 bytes, plus margin
       send(to: Address, message: M): void {
         transport.sendFrame(to, { channel: id, kind: FrameKind.message, id: 0, payload: codec.encode(message) });
       },
       request(to: Address, message: M, options?: RequestOptions): Promise<M> {
-        return transport.request(to, id, codec.encode(message), options).then((p) => {
+        // A message sent to several peers in one turn (a round's request to
+        // every voter) is encoded once; callers do not change a message they sent.
+        if (message !== lastMessage || lastPayload === undefined || lastTurn !== transport.flushes) {
+          lastPayload = encodePayload(codec.encode(message));
+          lastMessage = message;
+          lastTurn = transport.flushes;
+        }
+        return transport.request(to, id, lastPayload, options).then((p) => {
           try {
             return codec.decode(p);
           } catch {
@@ -228,6 +242,7 @@ export class Transport {
   /** Sends every queued frame now. */
   flush(): void {
     this.flushScheduled = false;
+    this.flushes++;
     if (this.outboxes.size === 0) return;
     const boxes = [...this.outboxes];
     this.outboxes.clear();
@@ -243,14 +258,14 @@ export class Transport {
     }
   }
 
-  private request(to: Address, channel: number, payload: unknown, options?: RequestOptions): Promise<unknown> {
+  private request(to: Address, channel: number, payload: Uint8Array, options?: RequestOptions): Promise<unknown> {
     if (this.closed) return Promise.reject(new LockerError("unavailable", "transport closed"));
     if (this.pending.size >= this.maxPendingRequests) {
       return Promise.reject(new LockerError("unavailable", `more than ${this.maxPendingRequests} requests pending`));
     }
     const o = { ...this.requestDefaults, ...options };
     const id = this.allocateRequestId();
-    const frameBytes = encodeFrame({ channel, kind: FrameKind.request, id, payload });
+    const frameBytes = encodeFrameAround(channel, FrameKind.request, id, payload);
     if (frameBytes.length > this.maxFrameBytes) {
       return Promise.reject(new LockerError("invalid", `request of ${frameBytes.length} bytes exceeds the limit of ${this.maxFrameBytes} bytes`));
     }

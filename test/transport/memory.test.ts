@@ -171,3 +171,26 @@ test("no datagram exceeds the cap, whatever the mix of message sizes (property)"
   );
   t.pass();
 });
+
+test("a message requested of several peers in one turn is encoded once; each peer still gets its own request and answer", async (t) => {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork({ clock, random: new SeededRandom(3), faults: { minDelayMs: 1, maxDelayMs: 2 } });
+  let encodes = 0;
+  const counting = { ...echoCodec, encode: (m: { text: string; n: number }) => (encodes++, echoCodec.encode(m)) };
+  const [a, ...peers] = ["a:1", "b:1", "c:1", "d:1"].map((addr) => net.transport(addr));
+  const ch = a!.channel(2, counting);
+  for (const p of peers) p.channel(2, echoCodec).onRequest((m) => ({ text: `${p.address} got ${m.text}`, n: m.n }));
+  const message = { text: "hello", n: 1 };
+  const answers = Promise.all(peers.map((p) => ch.request(p.address, message)));
+  clock.runFor(20);
+  t.deepEqual((await answers).map((r) => r.text), ["b:1 got hello", "c:1 got hello", "d:1 got hello"]);
+  t.is(encodes, 1);
+  // Another message, or the same one in a later turn, is encoded again (a caller's message may be rebuilt).
+  const next = ch.request("b:1", { text: "again", n: 2 });
+  clock.runFor(20);
+  await next;
+  const same = ch.request("c:1", message);
+  clock.runFor(20);
+  t.is((await same).text, "c:1 got hello");
+  t.is(encodes, 3);
+});
