@@ -9,7 +9,7 @@ import type { EventEmitter } from "node:events";
 import { LockerError } from "../errors.js";
 import type { LockerLimits } from "../limits.js";
 import type { Acceptor, AcceptorEvent, LocalRecord } from "../cas/acceptor.js";
-import { DeadlineHeap } from "../cas/lease-table.js";
+import { DeadlineHeap } from "../util/deadline-heap.js";
 import type { CasNode } from "../cas/node.js";
 import { bytesEqual, type KnownRecord } from "../cas/proposer.js";
 import { tokenOf } from "../cas/ballot.js";

@@ -2,7 +2,7 @@
 // order per key, leases kept on the local monotonic clock. Pure: time is an
 // argument, and the caller is told which keys' visible state changed.
 import { compareBallots, type Ballot } from "../cas/ballot.js";
-import { DeadlineHeap } from "../cas/lease-table.js";
+import { DeadlineHeap } from "../util/deadline-heap.js";
 import type { ChangeEntry } from "./messages.js";
 
 /** A live record in the replica's view. */

@@ -4,7 +4,7 @@
 // Long because the send path, requests and the receive path share the
 // per-peer outboxes, the pending-request table and the response cache.
 import { LockerError, type LockerErrorCode } from "../errors.js";
-import type { Clock, TimerHandle } from "../util/clock.js";
+import type { Clock } from "../util/clock.js";
 import type { Random } from "../util/random.js";
 import { Envelope, DEFAULT_MAX_DATAGRAM_BYTES, MIN_MAX_DATAGRAM_BYTES } from "../wire/envelope.js";
 import { WireError, type DropReason } from "../wire/errors.js";
@@ -12,6 +12,8 @@ import { decodeFrames, encodeFrame, encodeFrameAround, encodePayload, FrameKind,
 import type { Keyring } from "../wire/keyring.js";
 import { packFrames } from "../wire/packer.js";
 import { backoffDelayMs, type BackoffPolicy } from "./backoff.js";
+import { DeadlineHeap } from "../util/deadline-heap.js";
+import { DeadlineTimer } from "../util/deadline-timer.js";
 import { ResponseCache } from "./response-cache.js";
 import type { DatagramSocket } from "./socket.js";
 import type { Address, Channel, ChannelId, MessageCodec, MessageHandler, RequestHandler, RequestOptions } from "./types.js";
@@ -56,14 +58,16 @@ export interface TransportStats {
 }
 
 interface PendingRequest {
+  id: number;
   to: Address;
   channel: number;
   frameBytes: Buffer;
   attempt: number;
+  /** Unique per attempt: the retransmission heap's entry for an attempt that is no longer current is skipped. */
+  attemptSeq: number;
   maxAttempts: number;
   attemptTimeoutMs: number;
   deadline: number;
-  timer: TimerHandle | undefined;
   resolve: (payload: unknown) => void;
   reject: (error: Error) => void;
 }
@@ -111,6 +115,15 @@ export class Transport {
   private nextRequestId: number;
   private closed = false;
   private readonly requestDefaults: Required<RequestOptions>;
+  /**
+   * When each pending request's current attempt runs out (request id, attempt
+   * seq), behind one timer: a timer per request cost an allocation and a
+   * clearTimeout per answer on the busiest path. Answered requests' entries
+   * are skipped when they come due (lazy deletion).
+   */
+  private readonly attemptsDue = new DeadlineHeap<number>();
+  private readonly attemptTimer: DeadlineTimer;
+  private attemptSeq = 0;
   private readonly backoff: BackoffPolicy;
   private readonly maxPendingRequests: number;
   private readonly maxOutboxBytesPerPeer: number;
@@ -136,6 +149,7 @@ export class Transport {
     });
     this.maxFrameBytes = this.maxDatagramBytes - this.envelope.overheadBytes;
     this.requestDefaults = { ...DEFAULT_REQUEST_OPTIONS, ...options.request };
+    this.attemptTimer = new DeadlineTimer(this.clock, () => this.attemptsRanOut());
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.responses = new ResponseCache(options.responseCacheTtlMs ?? 30_000, options.responseCacheMaxEntries ?? 50_000);
     this.maxPendingRequests = options.maxPendingRequests ?? 100_000;
@@ -202,10 +216,8 @@ export class Transport {
     if (this.closed) return;
     this.closed = true;
     this.flush();
-    for (const p of this.pending.values()) {
-      this.clock.clearTimer(p.timer);
-      p.reject(new LockerError("unavailable", "transport closed"));
-    }
+    this.attemptTimer.cancel();
+    for (const p of this.pending.values()) p.reject(new LockerError("unavailable", "transport closed"));
     this.pending.clear();
     await this.socket.close();
   }
@@ -263,7 +275,7 @@ export class Transport {
     if (this.pending.size >= this.maxPendingRequests) {
       return Promise.reject(new LockerError("unavailable", `more than ${this.maxPendingRequests} requests pending`));
     }
-    const o = { ...this.requestDefaults, ...options };
+    const d = this.requestDefaults;
     const id = this.allocateRequestId();
     const frameBytes = encodeFrameAround(channel, FrameKind.request, id, payload);
     if (frameBytes.length > this.maxFrameBytes) {
@@ -272,19 +284,20 @@ export class Transport {
     this.stats.requests++;
     return new Promise((resolve, reject) => {
       const p: PendingRequest = {
+        id,
         to,
         channel,
         frameBytes,
         attempt: 0,
-        maxAttempts: o.retries + 1,
-        attemptTimeoutMs: o.attemptTimeoutMs,
-        deadline: this.clock.now() + o.timeoutMs,
-        timer: undefined,
+        attemptSeq: 0,
+        maxAttempts: (options?.retries ?? d.retries) + 1,
+        attemptTimeoutMs: options?.attemptTimeoutMs ?? d.attemptTimeoutMs,
+        deadline: this.clock.now() + (options?.timeoutMs ?? d.timeoutMs),
         resolve,
         reject,
       };
       this.pending.set(id, p);
-      this.attempt(id, p);
+      this.attempt(p);
     });
   }
 
@@ -296,23 +309,35 @@ export class Transport {
     }
   }
 
-  private attempt(id: number, p: PendingRequest): void {
+  private attempt(p: PendingRequest): void {
     p.attempt++;
+    p.attemptSeq = ++this.attemptSeq;
     if (p.attempt > 1) this.stats.retries++;
     this.enqueue(p.to, p.frameBytes);
     const now = this.clock.now();
     const wait = p.attempt === 1 ? p.attemptTimeoutMs : Math.max(p.attemptTimeoutMs, backoffDelayMs(this.backoff, p.attempt - 1, this.random));
-    const remaining = p.deadline - now;
-    p.timer = this.clock.setTimer(Math.min(wait, Math.max(0, remaining)), () => {
-      if (this.pending.get(id) !== p) return;
-      if (p.attempt < p.maxAttempts && this.clock.now() < p.deadline) {
-        this.attempt(id, p);
+    const due = now + Math.min(wait, Math.max(0, p.deadline - now));
+    this.attemptsDue.push(due, p.id, p.attemptSeq);
+    // Answered requests leave entries behind: keep the heap about as large as the pending table.
+    if (this.attemptsDue.size > 2 * this.pending.size + 1024) this.attemptsDue.compact((e) => this.pending.get(e.key)?.attemptSeq === e.gen);
+    this.attemptTimer.arm(due);
+  }
+
+  /** Retransmits or fails every request whose current attempt has run out. */
+  private attemptsRanOut(): void {
+    const now = this.clock.now();
+    for (let e = this.attemptsDue.popDue(now); e; e = this.attemptsDue.popDue(now)) {
+      const p = this.pending.get(e.key);
+      if (!p || p.attemptSeq !== e.gen) continue; // answered, or a later attempt is current
+      if (p.attempt < p.maxAttempts && now < p.deadline) {
+        this.attempt(p);
       } else {
-        this.pending.delete(id);
+        this.pending.delete(p.id);
         this.stats.timeouts++;
         p.reject(new LockerError("timeout", `no response from ${p.to} after ${p.attempt} attempt(s)`, { to: p.to, attempts: p.attempt }));
       }
-    });
+    }
+    this.attemptTimer.arm(this.attemptsDue.peekAt());
   }
 
   // ---- receiving ----
@@ -355,7 +380,6 @@ export class Transport {
       let error: LockerError | undefined;
       if (frame.kind === FrameKind.error) error = decodeRemoteError(frame.payload);
       this.pending.delete(frame.id);
-      this.clock.clearTimer(p.timer);
       if (error) p.reject(error);
       else p.resolve(frame.payload);
       return;
