@@ -43,9 +43,10 @@ export interface AffinityOptions {
   /**
    * When to forward. true (default): always, so one proposer serves each key
    * whichever node a request reaches (its fast path, FIFO across nodes).
-   * "contended": only keys seen contended across nodes here lately (a round
-   * lost to another node's proposer, or a `contention` or `timeout` answer,
-   * within `contendedForMs`); other keys run
+   * "contended": only keys seen contended across nodes here lately (`locked`
+   * while no caller of this node holds or is locking the key, a round lost to
+   * another node's proposer, `contention`, `timeout`, within
+   * `contendedForMs`); other keys run
    * here, keeping the one-round-trip path of a node that locks its own keys
    * again and again without a hop. false: never, still serving others' forwards.
    */
@@ -135,6 +136,14 @@ class KeyAffinity implements Affinity {
   private readonly contendedForMs: number;
   /** "contended" mode: key → until when it is forwarded (insertion order is age; bounded by maxTrackedKeys). */
   private readonly forwardUntil: BoundedMap<string, number>;
+  /**
+   * "contended" mode: keys a caller of this node holds (lease end as this
+   * node saw it) and locks of them this node runs now. A `locked` answer
+   * while one of these is so comes from this node's own callers fighting
+   * over the key: no reason to forward it.
+   */
+  private readonly heldHere: BoundedMap<string, number>;
+  private readonly locksHere = new Map<string, number>();
   /** Voter → until when it is passed over (bounded by the voter count: only voters are forwarded to). */
   private readonly heldOff = new Map<string, number>();
   private serving = 0;
@@ -160,6 +169,7 @@ class KeyAffinity implements Affinity {
     this.fairWindowMs = o.fairWindowMs ?? 50;
     this.maxTrackedKeys = o.maxTrackedKeys ?? 10_000;
     this.forwardUntil = new BoundedMap(this.maxTrackedKeys);
+    this.heldHere = new BoundedMap(this.maxTrackedKeys);
     this.contended = new BoundedMap(this.maxTrackedKeys);
     o.channel.onRequest((m, from) => this.serve(m, from));
     // Another proposer on a key this node proposes on (a load balancer
@@ -190,6 +200,28 @@ class KeyAffinity implements Affinity {
     const L = this.locker;
     const leaseMs = options?.leaseMs;
     if (!Number.isInteger(leaseMs) || leaseMs <= 0) return L.lock(key, value, options);
+    if (this.mode !== "contended") return this.routeLock(key, value, options, leaseMs);
+    this.locksHere.set(key, (this.locksHere.get(key) ?? 0) + 1);
+    const ended = (): void => {
+      const n = (this.locksHere.get(key) ?? 1) - 1;
+      if (n > 0) this.locksHere.set(key, n);
+      else this.locksHere.delete(key);
+    };
+    return this.routeLock(key, value, options, leaseMs).then(
+      (r) => {
+        this.heldHere.set(key, this.clock.now() + r.leaseRemainingMs);
+        ended();
+        return r;
+      },
+      (e: unknown) => {
+        ended();
+        throw e;
+      },
+    );
+  }
+
+  private routeLock(key: string, value: unknown, options: LockOptions, leaseMs: number): Promise<LockResult> {
+    const L = this.locker;
     return this.route<LockResult>(
       key,
       options,
@@ -251,7 +283,9 @@ class KeyAffinity implements Affinity {
         this.locker.applyReplicated(key, null);
       },
       "write",
-    );
+    ).then(() => {
+      this.heldHere.delete(key);
+    });
   }
 
   read(key: string, options: OperationOptions = {}): Promise<Entry | undefined> {
@@ -403,16 +437,22 @@ class KeyAffinity implements Affinity {
 
   /**
    * "contended" mode: a sign of contention keeps (or starts) forwarding the
-   * key; rethrows `e`. `locked` is not one: the holder may be another caller
-   * of this node, and a key only this node's callers fight over is served
-   * best by this node's own proposer (its queue coalesces their locks and a
-   * release grants the next in its round, with no hop). Another node holding
-   * it shows as soon as either proposes again: its round overtakes the other's
-   * promise (onContested).
+   * key; rethrows `e`. A `locked` is one unless a caller of this node holds
+   * the key or another lock of it runs here: a key only this node's callers
+   * fight over is served best by this node's own proposer (its queue
+   * coalesces their locks and a release grants the next in its round, with
+   * no hop).
    */
   private noteContention(key: string, e: unknown): never {
     if (isLockerError(e, "contention") || isLockerError(e, "timeout")) this.markContended(key);
+    else if (isLockerError(e, "locked") && !this.ownCallersContend(key)) this.markContended(key);
     throw e;
+  }
+
+  /** Whether a caller of this node holds `key`, or a lock of it other than the one answering runs here. */
+  private ownCallersContend(key: string): boolean {
+    if ((this.heldHere.get(key) ?? 0) > this.clock.now()) return true;
+    return (this.locksHere.get(key) ?? 0) > 1;
   }
 
   private markContended(key: string): void {

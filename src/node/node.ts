@@ -110,8 +110,9 @@ export interface NodeOptions {
   /**
    * Key affinity (src/node/affinity.ts). "contended" (default): a key's
    * quorum operations run here until this node sees the key contended with
-   * other nodes (a round lost to another node's proposer, or a `contention`
-   * or `timeout` answer), then go to its coordinator among the live voters
+   * other nodes (`locked` while none of its callers holds or is locking it, a
+   * round lost to another node's proposer, `contention`, `timeout`), then go
+   * to its coordinator among the live voters
    * for a while; a key only this node's callers fight over stays here, where
    * its queue coalesces their locks and a release grants the next lock. A key one node locks again and again
    * keeps that node's one-round-trip path with no hop (measured: a library
