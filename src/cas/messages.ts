@@ -325,3 +325,7 @@ export function largestWriteMessages(key: string, value: Uint8Array): [CasMessag
 export function isCasRequest(m: CasMessage): m is CasRequest {
   return m.type === "prepare" || m.type === "peek" || m.type === "accept" || m.type === "probe";
 }
+
+export function isCasReply(m: CasMessage): m is CasReply {
+  return m.type === "promise" || m.type === "accepted" || m.type === "nack" || m.type === "pong";
+}

@@ -18,7 +18,7 @@ import type { Random } from "../util/random.js";
 import { Acceptor, type AcceptorEvent, type LocalRecord } from "./acceptor.js";
 import { KeyQueues, type ClaimedLock, type HandedOver } from "./key-queue.js";
 import { ballotToString, HLC_TICKS_PER_MS, HybridLogicalClock, type Ballot } from "./ballot.js";
-import { isCasRequest, type CasMessage, type CasReply, type CasRequest, type FenceReply, type FenceRequest } from "./messages.js";
+import { isCasReply, isCasRequest, type CasMessage, type CasReply, type CasRequest, type FenceReply, type FenceRequest } from "./messages.js";
 import { PersistedFloor, type BallotFloorStore } from "./floor-store.js";
 import { DEFAULT_MAX_CLOCK_SKEW_MS, FenceServer, VoterRecovery, type RecoveryOptions, type RecoveryStatus } from "./recovery.js";
 import { bytesEqual, peekVerdict, ProposerRound, type KnownRecord, type PeekReply, type CasOp, type FastPathState, type OpResult, type Outgoing, type OwnWrite, type RoundOutcome } from "./proposer.js";
@@ -504,11 +504,23 @@ export class CasNode {
     return "";
   }
 
-  private aliveVoters(): string[] {
-    return this.o.voters
+  /**
+   * The voters that can vote now, as membership sees them. Recomputed at
+   * most once per millisecond: a busy node starts many rounds a millisecond,
+   * and each round only reads the array it is given.
+   */
+  private aliveVoters(): readonly string[] {
+    const now = this.o.clock.now();
+    const cached = this.aliveCache;
+    if (cached !== undefined && now >= cached.at && now - cached.at < 1) return cached.voters;
+    const voters = this.o.voters
       .filter((v) => (v.name === this.o.name ? this.acceptor !== null && !this.quiet : this.o.isVoterAlive(v.name)))
       .map((v) => v.name);
+    this.aliveCache = { at: now, voters };
+    return voters;
   }
+
+  private aliveCache: { at: number; voters: readonly string[] } | undefined;
 
   private async run(key: string, op: CasOp, deadline: number, ballots: BallotBounds | undefined): Promise<OpResult> {
     const ownWrites: OwnWrite[] = [];
@@ -746,7 +758,8 @@ export class CasNode {
           this.request(out.to, out.msg, deadline).then(
             (reply) => {
               if (settled) return;
-              dispatch(round.onReply(out.to, reply, this.o.clock.now(), phase));
+              // A reply that is no CAS reply (a broken or hostile voter) counts as no answer.
+              dispatch(isCasReply(reply) ? round.onReply(out.to, reply, this.o.clock.now(), phase) : round.onError(out.to, phase));
               check();
             },
             () => {
@@ -798,8 +811,9 @@ export class CasNode {
           resolve(null);
         }
       };
+      const peek: CasRequest = { type: "peek", cfg: this.o.configVersion, key };
       for (const voter of ask) {
-        this.request(voter, { type: "peek", cfg: this.o.configVersion, key }, deadline).then(
+        this.request(voter, peek, deadline).then(
           (r) => {
             if (r.type === "promise") replies.push({ accepted: r.accepted, record: r.record, lapsed: r.lapsed, recvAt: this.o.clock.now() });
             else failed++;
@@ -877,7 +891,8 @@ export class CasNode {
   }
 
   /** One request to a voter; this node's own acceptor is called directly (asynchronously, like the network). */
-  private request(voter: string, msg: CasRequest, deadline: number): Promise<CasReply> {
+  /** The reply as it came: callers check it is a CAS reply of the kind they expect (isCasReply). */
+  private request(voter: string, msg: CasRequest, deadline: number): Promise<CasMessage> {
     if (voter === this.o.name && this.acceptor) {
       return Promise.resolve().then(() => {
         if (this.closed) throw new LockerError("unavailable", "locker is closed");
@@ -893,10 +908,7 @@ export class CasNode {
     } catch (e) {
       return Promise.reject(e);
     }
-    return reply.then((m) => {
-      if (m.type === "promise" || m.type === "accepted" || m.type === "nack" || m.type === "pong") return m;
-      throw new LockerError("unavailable", `unexpected ${m.type} reply from ${voter}`);
-    });
+    return reply;
   }
 
   // ---- acceptor side ----
@@ -971,6 +983,7 @@ export class CasNode {
     this.quorum = Math.floor(voters.length / 2) + 1;
     // Promises cached under the old configuration need not form a quorum of the new one.
     this.fastCache.clear();
+    this.aliveCache = undefined;
     let change: "promoted" | "demoted" | "unchanged" = "unchanged";
     const now = this.o.clock.now();
     if (names.has(this.o.name) && !this.acceptor) {
