@@ -12,6 +12,7 @@ import type { LockerLimits } from "../limits.js";
 import type { Address, Channel } from "../transport/types.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { DeadlineTimer } from "../util/deadline-timer.js";
+import { DeadlineHeap } from "../util/deadline-heap.js";
 import { whenQuorum } from "../util/quorum.js";
 import { backoffDelayMs } from "../transport/backoff.js";
 import type { Random } from "../util/random.js";
@@ -170,6 +171,15 @@ export class CasNode {
   /** Per key: the promise our last accept carried, and when we learned it. */
   private readonly fastCache: BoundedMap<string, { fast: FastPathState; at: number }>;
   private readonly abandonOnClose = new Set<() => void>();
+  /**
+   * Each running round's deadline (round seq → its abandon), behind one
+   * timer: a timer per round was an allocation and a clearTimeout per round
+   * on the busiest path. A settled round's entry is skipped when it comes due.
+   */
+  private readonly roundDeadlines = new DeadlineHeap<number>();
+  private readonly roundAbandons = new Map<number, () => void>();
+  private readonly roundTimer: DeadlineTimer;
+  private roundSeq = 0;
   /** Keys this node recently found held, with the lease's estimated end: lock attempts on them peek first. */
   private readonly heldHints: BoundedMap<string, number>;
   private pending = 0;
@@ -183,6 +193,7 @@ export class CasNode {
 
   constructor(private readonly o: CasNodeOptions) {
     this.expiry = new DeadlineTimer(o.clock, () => this.tickNow());
+    this.roundTimer = new DeadlineTimer(o.clock, () => this.roundsRanOut());
     this.fastCache = new BoundedMap(o.limits.maxFastPathKeys);
     this.heldHints = new BoundedMap(o.limits.maxFastPathKeys);
     this.keyQueues = new KeyQueues({ clock: o.clock, maxQueuedPerKey: o.limits.maxQueuedPerKey, lockedMessage: failureMessage("locked"), onCoalesced: (n) => (this.stats.coalesced += n) });
@@ -459,6 +470,7 @@ export class CasNode {
     this.expiry.cancel();
     this.recovery.stop();
     for (const abandon of [...this.abandonOnClose]) abandon();
+    this.roundTimer.cancel();
     this.keyQueues.wakeAll();
   }
 
@@ -724,7 +736,7 @@ export class CasNode {
   private drive(round: ProposerRound, deadline: number): Promise<RoundOutcome> {
     return new Promise<RoundOutcome>((resolve) => {
       let settled = false;
-      let timer: TimerHandle | undefined;
+      const seq = ++this.roundSeq;
       let drainTimer: TimerHandle | undefined;
       const check = (): void => {
         if (!settled && round.draining && drainTimer === undefined) {
@@ -738,7 +750,7 @@ export class CasNode {
         if (settled || !round.outcome) return;
         this.o.clock.clearTimer(drainTimer);
         settled = true;
-        this.o.clock.clearTimer(timer);
+        this.roundAbandons.delete(seq);
         this.abandonOnClose.delete(abandon);
         resolve(round.outcome);
       };
@@ -771,10 +783,21 @@ export class CasNode {
         }
       };
       this.abandonOnClose.add(abandon);
-      timer = this.o.clock.setTimer(Math.max(0, deadline - this.o.clock.now()), abandon);
+      this.roundAbandons.set(seq, abandon);
+      this.roundDeadlines.push(deadline, seq, 0);
+      // Settled rounds leave entries behind: keep the heap about as large as the running rounds.
+      if (this.roundDeadlines.size > 2 * this.roundAbandons.size + 1024) this.roundDeadlines.compact((e) => this.roundAbandons.has(e.key));
+      this.roundTimer.arm(deadline);
       dispatch(round.start(this.o.clock.now()));
       check();
     });
+  }
+
+  /** Abandons every round whose deadline has passed. */
+  private roundsRanOut(): void {
+    const now = this.o.clock.now();
+    for (let e = this.roundDeadlines.popDue(now); e; e = this.roundDeadlines.popDue(now)) this.roundAbandons.get(e.key)?.();
+    this.roundTimer.arm(this.roundDeadlines.peekAt());
   }
 
   private believedHeld(key: string, now: number): boolean {
