@@ -186,14 +186,8 @@ export class Transport {
           lastMessage = message;
           lastTurn = transport.flushes;
         }
-        return transport.request(to, id, lastPayload, options).then((p) => {
-          try {
-            return codec.decode(p);
-          } catch {
-            transport.drop("bad_message");
-            throw new LockerError("unavailable", `malformed response from ${to}`);
-          }
-        });
+        // The answer is decoded with this channel's codec where it arrives (dispatch).
+        return transport.request(to, id, lastPayload, options) as Promise<M>;
       },
       onMessage(handler: MessageHandler<M>): void {
         entry.onMessage = handler as MessageHandler<unknown>;
@@ -377,11 +371,21 @@ export class Transport {
         this.drop("stale_response");
         return;
       }
-      let error: LockerError | undefined;
-      if (frame.kind === FrameKind.error) error = decodeRemoteError(frame.payload);
       this.pending.delete(frame.id);
-      if (error) p.reject(error);
-      else p.resolve(frame.payload);
+      if (frame.kind === FrameKind.error) {
+        p.reject(decodeRemoteError(frame.payload));
+        return;
+      }
+      let answer: unknown;
+      try {
+        // The request's channel is open (a request is sent only on one), so its codec is there.
+        answer = this.channels.get(frame.channel)!.codec.decode(frame.payload);
+      } catch {
+        this.drop("bad_message");
+        p.reject(new LockerError("unavailable", `malformed response from ${from}`));
+        return;
+      }
+      p.resolve(answer);
       return;
     }
     const entry = this.channels.get(frame.channel);

@@ -194,3 +194,21 @@ test("a message requested of several peers in one turn is encoded once; each pee
   t.is((await same).text, "c:1 got hello");
   t.is(encodes, 3);
 });
+
+test("a response the requester's codec refuses is dropped and counted, and the request fails `unavailable` (never adopted)", async (t) => {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork({ clock, random: new SeededRandom(4), faults: { minDelayMs: 1, maxDelayMs: 2 } });
+  const a = net.transport("a:1");
+  const b = net.transport("b:1");
+  const ch = a.channel(2, echoCodec);
+  // b answers on the same channel with a shape echoCodec refuses (one element, not two).
+  b.channel(2, { encode: (m: { text: string }) => [m.text], decode: (raw: unknown) => ({ text: String((raw as unknown[])[0]), n: 0 }) }).onRequest((m) => ({ text: `${m.text}!`, n: 0 }));
+  const answer = ch.request("b:1", { text: "hi", n: 1 }).then(
+    () => "adopted",
+    (e: { code?: string; message: string }) => `${e.code}: ${e.message}`,
+  );
+  clock.runFor(20);
+  t.is(await answer, "unavailable: malformed response from b:1");
+  t.is(a.stats.droppedByReason.bad_message, 1);
+  t.is(a.pendingRequests, 0);
+});
