@@ -64,6 +64,18 @@ export class KeyQueues {
    * operation waited its whole budget (nothing was sent: it had no effect),
    * and `locked` when coalesced (see leave).
    */
+  /** Takes `key` at once when nothing runs on it (the common case, with no promise); false: `enter` and wait. */
+  tryEnter(key: string): boolean {
+    const q = this.queues.get(key);
+    if (q === undefined) {
+      this.queues.set(key, { running: true, waiting: [] });
+      return true;
+    }
+    if (q.running) return false;
+    q.running = true;
+    return true;
+  }
+
   async enter(key: string, deadline: number, op: CasOp, context?: unknown): Promise<HandedOver | undefined> {
     let q = this.queues.get(key);
     if (!q) {

@@ -372,7 +372,9 @@ export class CasNode {
     this.pending++;
     this.stats.operations++;
     try {
-      const entered = await this.enterKey(key, deadline, op, ballots);
+      // A release goes through the queue's turn even on a free key: locks invoked in
+      // the same turn then wait behind it, and it can grant the first (a handover).
+      const entered = op.kind !== "release" && this.keyQueues.tryEnter(key) ? undefined : await this.enterKey(key, deadline, op, ballots);
       // A holder's release ran this lock in its own round (a handover): that round's outcome is this lock's.
       if (entered) return await entered.handedOver;
       const claimed = op.kind === "release" ? this.claimHandover(key, deadline) : undefined;

@@ -107,6 +107,14 @@ export interface Affinity extends RoutedOperations {
   close(): void;
 }
 
+/** No overrides: the operation runs with the caller's own options (no copy on the common path). */
+const AS_CALLED: OperationOptions = Object.freeze({});
+
+/** The caller's options with `o`'s overrides (a shorter budget, ballot bounds). */
+function withOverrides<O extends OperationOptions>(options: O, o: OperationOptions): O {
+  return o === AS_CALLED ? options : { ...options, ...o };
+}
+
 /** The origin of a coordinator's own callers' operations (forwarders are named by address). */
 const SELF = "";
 
@@ -229,7 +237,7 @@ class KeyAffinity implements Affinity {
       value,
       undefined,
       leaseMs,
-      (o) => L.lock(key, value, { ...options, ...o }),
+      (o) => L.lock(key, value, withOverrides(options, o)),
       (ok, bytes, sentAt) => this.leaseResult(key, bytes!, leaseMs, ok, sentAt),
       "write",
     );
@@ -244,7 +252,7 @@ class KeyAffinity implements Affinity {
       newValue,
       expected,
       0,
-      (o) => L.update(key, expected, newValue, { ...options, ...o }),
+      (o) => L.update(key, expected, newValue, withOverrides(options, o)),
       (ok, bytes) => {
         this.reflect(key, bytes!, ok);
         return { key, value: decodeValue(bytes!), token: BigInt(ok.token), leaseRemainingMs: ok.leaseRemainingMs };
@@ -263,7 +271,7 @@ class KeyAffinity implements Affinity {
       value,
       undefined,
       leaseMs,
-      (o) => L.extendLease(key, value, leaseMs, { ...options, ...o }),
+      (o) => L.extendLease(key, value, leaseMs, withOverrides(options, o)),
       (ok, bytes, sentAt) => this.leaseResult(key, bytes!, leaseMs, ok, sentAt),
       "write",
     );
@@ -278,7 +286,7 @@ class KeyAffinity implements Affinity {
       value,
       undefined,
       0,
-      (o) => L.release(key, value, { ...options, ...o }),
+      (o) => L.release(key, value, withOverrides(options, o)),
       () => {
         this.locker.applyReplicated(key, null);
       },
@@ -297,7 +305,7 @@ class KeyAffinity implements Affinity {
       undefined,
       undefined,
       0,
-      (o) => L.read(key, { ...options, ...o }),
+      (o) => L.read(key, withOverrides(options, o)),
       (ok) => (ok.value === null ? undefined : { key, value: decodeValue(ok.value), token: BigInt(ok.token), leaseRemainingMs: ok.leaseRemainingMs }),
       // A read changes nothing (its write-back rewrites what is there): its own answer stands.
       "read",
@@ -356,7 +364,7 @@ class KeyAffinity implements Affinity {
     const totalMs = options?.timeoutMs ?? this.locker.defaultTimeoutMs;
     if (target === undefined || !forwardable(key, totalMs, this.locker.limits.maxTimeoutMs)) {
       this.stats.local++;
-      const run = (): Promise<T> => runLocal({});
+      const run = (): Promise<T> => runLocal(AS_CALLED);
       const p = this.mode === "never" ? run() : this.admitted(key, SELF, op, run);
       return this.mode === "contended" ? p.catch((e: unknown) => this.noteContention(key, e)) : p;
     }
@@ -368,7 +376,7 @@ class KeyAffinity implements Affinity {
     } catch {
       // Not an encodable value: the Locker says why (`invalid`).
       this.stats.local++;
-      return runLocal({});
+      return runLocal(AS_CALLED);
     }
     const budgetMs = Math.max(1, Math.min(MAX_COORDINATOR_BUDGET_MS, Math.floor(totalMs * this.share)));
     const waitMs = Math.min(totalMs, budgetMs + this.attemptTimeoutMs);

@@ -57,7 +57,10 @@ test("GET /v1/events: a lock, its expiry, a release and an election leader arriv
   }, 20_000);
   t.log(seen.join(" | "));
   const lock = stream.events.find((e) => e.type === "acquired" && e.key === "jobs/a");
-  t.like(lock, { value: "w1", leaseMs: 300 });
+  t.like(lock, { value: "w1" });
+  // The lease left when this node saw the grant: 300 ms less the moments between the accept and the event (a busy CI core).
+  const leaseMs = (lock as { leaseMs: number }).leaseMs;
+  t.true(leaseMs <= 300 && leaseMs >= 250, `leaseMs ${leaseMs}`);
   const leader = stream.events.find((e) => e.type === "leader");
   t.like(leader, { election: "web", leader: "alice" });
   t.true(stream.events.every((e) => !("key" in e) || e.key.charCodeAt(0) !== 0), "no internal key");
