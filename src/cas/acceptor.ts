@@ -6,6 +6,7 @@
 // Long because the columnar key store and the CASPaxos rules that use it share
 // slot indexes; apart, every rule would go through an accessor per field.
 import { ANY_CONFIG_VERSION, isConfigRegister } from "./reserved.js";
+import { LockerError } from "../errors.js";
 import { maxPlausibleCounter, type Ballot } from "./ballot.js";
 import type { CasReply, CasRequest, WireRecord } from "./messages.js";
 import { SlotDeadlineHeap, SlotFifo } from "./lease-table.js";
@@ -56,8 +57,8 @@ const EXPIRES_AT = 4;
 const TOUCHED_AT = 5;
 const NUM = 6;
 const INITIAL_SLOTS = 1024;
-/** Bound on the node-name intern table; past it the table starts over (names then merely stop being shared). */
-const MAX_INTERNED_NAMES = 1024;
+/** Distinct node names the name columns can index (Uint16, 0 is "none"); past it the unused ones are dropped. */
+const MAX_NAME_INDEX = 0xffff;
 
 /** Orders ballots given as (counter, node); as compareBallots. */
 function compareParts(ac: number, an: string, bc: number, bn: string): number {
@@ -94,11 +95,14 @@ export class Acceptor {
   private keyAt: Array<string | null> = [];
   /** The accepted record's value as latin1 bytes; null when there is no record (absent, released or lapsed). */
   private valueAt: Array<string | null> = [];
-  /** Ballot node names (interned); null for a null ballot. */
-  private promisedNode: Array<string | null> = [];
-  private acceptedNode: Array<string | null> = [];
+  /**
+   * Ballot node names as indices into `nameOf` (0: a null ballot): two bytes
+   * a column per key where a pointer took eight (memory per live lease).
+   */
+  private promisedNode = new Uint16Array(INITIAL_SLOTS);
+  private acceptedNode = new Uint16Array(INITIAL_SLOTS);
   /** Write id of the accepted state: the ballot of the change that produced it (kept through write-backs and expiry). */
-  private originNode: Array<string | null> = [];
+  private originNode = new Uint16Array(INITIAL_SLOTS);
   private num = new Float64Array(INITIAL_SLOTS * NUM);
   /**
    * Bumped on every promise or accept (uint32, wrapping), so stale deadline
@@ -109,7 +113,10 @@ export class Acceptor {
   /** The accepted record's lease ran out (record is null): reported so a proposer writes "absent" back before answering it. */
   private lapsedAt = new Uint8Array(INITIAL_SLOTS);
   private readonly freeSlots: number[] = [];
-  private readonly names = new Map<string, string>();
+  /** Node name → its index in the name columns; `nameOf` the other way (index 0 is "none"). */
+  private readonly nameIx = new Map<string, number>();
+  private nameOf: Array<string | null> = [null];
+  private nameCompactions = 0;
   /** Lease ends, armed when a record is accepted. */
   private readonly deadlines = new SlotDeadlineHeap();
   /**
@@ -141,8 +148,8 @@ export class Acceptor {
   /** The accepted state of a key as a promise reply reports it. */
   private stateReport(slot: number, now: number): CasReply {
     const base = slot * NUM;
-    const accepted = this.ballotAt(this.num[base + ACCEPTED_C]!, this.acceptedNode[slot]!);
-    const oNode = this.originNode[slot]!;
+    const accepted = this.ballotAt(this.num[base + ACCEPTED_C]!, this.nodeAt(this.acceptedNode[slot]!));
+    const oNode = this.nodeAt(this.originNode[slot]!);
     const oC = this.num[base + ORIGIN_C]!;
     const value = this.valueAt[slot]!;
     return {
@@ -197,7 +204,7 @@ export class Acceptor {
     if (slot < 0 && this.slotOf.size >= this.config.maxKeys) return { ...this.nack("full", null), events };
     const b = msg.ballot;
     // For a key without state, the forgotten floor acts as the promise.
-    const pNode = slot >= 0 ? this.promisedNode[slot]! : (this.forgottenFloor?.node ?? null);
+    const pNode = slot >= 0 ? this.nodeAt(this.promisedNode[slot]!) : (this.forgottenFloor?.node ?? null);
     const pC = slot >= 0 ? this.num[slot * NUM + PROMISED_C]! : (this.forgottenFloor?.c ?? 0);
     const vsPromised = pNode === null ? 1 : compareParts(b.c, b.node, pC, pNode);
 
@@ -205,8 +212,9 @@ export class Acceptor {
       // Equal is allowed: a retransmitted prepare of the same proposer.
       const ok = slot >= 0 ? vsPromised >= 0 : vsPromised > 0;
       if (!ok) return { ...this.nack("promised", this.promisedBallot(slot)), events };
-      if (slot < 0) slot = this.create(msg.key);
+      // Named before anything changes: at its bound, intern throws and nothing has.
       const node = this.intern(b.node);
+      if (slot < 0) slot = this.create(msg.key);
       this.promisedNode[slot] = node;
       this.num[slot * NUM + PROMISED_C] = b.c;
       this.touch(slot, now);
@@ -214,16 +222,25 @@ export class Acceptor {
     }
 
     // accept
-    if (slot >= 0 && this.acceptedNode[slot] === b.node && this.num[slot * NUM + ACCEPTED_C] === b.c) {
+    if (slot >= 0 && this.nodeAt(this.acceptedNode[slot]!) === b.node && this.num[slot * NUM + ACCEPTED_C] === b.c) {
       // A retransmission of an accept already taken: one ballot carries one value, so it is the same.
-      const nextPromised = msg.nextC !== null && this.promisedNode[slot] === b.node && this.num[slot * NUM + PROMISED_C] === msg.nextC;
+      const nextPromised = msg.nextC !== null && this.nodeAt(this.promisedNode[slot]!) === b.node && this.num[slot * NUM + PROMISED_C] === msg.nextC;
       return { reply: { type: "accepted", nextPromised }, events };
     }
     const ok = slot >= 0 ? vsPromised >= 0 : vsPromised > 0;
     if (!ok) return { ...this.nack("promised", this.promisedBallot(slot)), events };
+    // Named before anything changes: at its bound, intern throws and nothing has.
+    let node: number;
+    let originNode: number;
+    let compactions: number;
+    do {
+      // The second name may renumber the table (compactNames): then both are named again.
+      compactions = this.nameCompactions;
+      node = this.intern(b.node);
+      originNode = msg.origin ? this.intern(msg.origin.node) : node;
+    } while (compactions !== this.nameCompactions);
     if (slot < 0) slot = this.create(msg.key);
     const before = this.liveRecord(slot, now);
-    const node = this.intern(b.node);
     const base = slot * NUM;
     this.acceptedNode[slot] = node;
     this.num[base + ACCEPTED_C] = b.c;
@@ -236,13 +253,8 @@ export class Acceptor {
     } else {
       this.valueAt[slot] = null;
     }
-    if (msg.origin) {
-      this.originNode[slot] = this.intern(msg.origin.node);
-      this.num[base + ORIGIN_C] = msg.origin.c;
-    } else {
-      this.originNode[slot] = node;
-      this.num[base + ORIGIN_C] = b.c;
-    }
+    this.originNode[slot] = originNode;
+    this.num[base + ORIGIN_C] = msg.origin ? msg.origin.c : b.c;
     this.lapsedAt[slot] = 0;
     // Accepting b also promises the proposer's next ballot (a prepare piggybacked
     // on this accept): the proposer may then skip prepare for its next change.
@@ -266,12 +278,13 @@ export class Acceptor {
       this.refusedAhead++;
       return false;
     }
+    this.intern(floor.node); // at its bound this throws before anything changes
     this.raiseFloor(floor.c, floor.node);
     const f = this.forgottenFloor!;
     const node = this.intern(f.node);
     for (const slot of this.slotOf.values()) {
       const base = slot * NUM;
-      const pNode = this.promisedNode[slot]!;
+      const pNode = this.nodeAt(this.promisedNode[slot]!);
       if (pNode === null || compareParts(this.num[base + PROMISED_C]!, pNode, f.c, f.node) < 0) {
         this.promisedNode[slot] = node;
         this.num[base + PROMISED_C] = f.c;
@@ -406,9 +419,9 @@ export class Acceptor {
     const value = this.valueAt[slot]!;
     return {
       promised: this.promisedBallot(slot),
-      accepted: this.ballotAt(this.num[base + ACCEPTED_C]!, this.acceptedNode[slot]!),
+      accepted: this.ballotAt(this.num[base + ACCEPTED_C]!, this.nodeAt(this.acceptedNode[slot]!)),
       record: value === null ? null : { value: latin1ToBytes(value), token: this.num[base + TOKEN]!, expiresAt: this.num[base + EXPIRES_AT]! },
-      origin: this.ballotAt(this.num[base + ORIGIN_C]!, this.originNode[slot]!),
+      origin: this.ballotAt(this.num[base + ORIGIN_C]!, this.nodeAt(this.originNode[slot]!)),
     };
   }
 
@@ -419,15 +432,14 @@ export class Acceptor {
       if (slot === this.genAt.length) this.grow(2 * slot);
       this.keyAt.push(key);
       this.valueAt.push(null);
-      this.promisedNode.push(null);
-      this.acceptedNode.push(null);
-      this.originNode.push(null);
     } else {
       this.keyAt[slot] = key;
     }
     this.slotOf.set(key, slot);
     const floor = this.forgottenFloor;
-    this.promisedNode[slot] = floor ? this.intern(floor.node) : null;
+    this.promisedNode[slot] = floor ? this.intern(floor.node) : 0;
+    this.acceptedNode[slot] = 0;
+    this.originNode[slot] = 0;
     this.num[slot * NUM + PROMISED_C] = floor ? floor.c : 0;
     this.lapsedAt[slot] = 0;
     return slot;
@@ -436,14 +448,14 @@ export class Acceptor {
   /** Forgets a dead key; the floor keeps the highest ballot it had. */
   private forget(slot: number): void {
     const base = slot * NUM;
-    this.raiseFloor(this.num[base + PROMISED_C]!, this.promisedNode[slot]!);
-    this.raiseFloor(this.num[base + ACCEPTED_C]!, this.acceptedNode[slot]!);
+    this.raiseFloor(this.num[base + PROMISED_C]!, this.nodeAt(this.promisedNode[slot]!));
+    this.raiseFloor(this.num[base + ACCEPTED_C]!, this.nodeAt(this.acceptedNode[slot]!));
     this.slotOf.delete(this.keyAt[slot]!);
     this.keyAt[slot] = null;
     this.valueAt[slot] = null;
-    this.promisedNode[slot] = null;
-    this.acceptedNode[slot] = null;
-    this.originNode[slot] = null;
+    this.promisedNode[slot] = 0;
+    this.acceptedNode[slot] = 0;
+    this.originNode[slot] = 0;
     this.freeSlots.push(slot);
   }
 
@@ -464,6 +476,14 @@ export class Acceptor {
     const lapsed = new Uint8Array(slots);
     lapsed.set(this.lapsedAt.subarray(0, used));
     this.lapsedAt = lapsed;
+    const names = (column: Uint16Array): Uint16Array<ArrayBuffer> => {
+      const grown = new Uint16Array(slots);
+      grown.set(column.subarray(0, used));
+      return grown;
+    };
+    this.promisedNode = names(this.promisedNode);
+    this.acceptedNode = names(this.acceptedNode);
+    this.originNode = names(this.originNode);
   }
 
   /** Moves the used slots to the front (keeping their order), remaps the deadline entries and shrinks the columns. O(slots). */
@@ -488,7 +508,7 @@ export class Acceptor {
       }
       k++;
     }
-    for (const column of [this.keyAt, this.valueAt, this.promisedNode, this.acceptedNode, this.originNode]) column.length = k;
+    for (const column of [this.keyAt, this.valueAt]) column.length = k;
     this.freeSlots.length = 0;
     let capacity = INITIAL_SLOTS;
     while (capacity < 2 * k) capacity *= 2;
@@ -544,16 +564,47 @@ export class Acceptor {
 
   /** The promise a key is held to: its own, or the forgotten floor for a key without state. */
   private promisedBallot(slot: number): Ballot | null {
-    return slot < 0 ? this.forgottenFloor : this.ballotAt(this.num[slot * NUM + PROMISED_C]!, this.promisedNode[slot]!);
+    return slot < 0 ? this.forgottenFloor : this.ballotAt(this.num[slot * NUM + PROMISED_C]!, this.nodeAt(this.promisedNode[slot]!));
   }
 
-  /** One shared copy of each node name: every decoded message carries its own. */
-  private intern(name: string): string {
-    const known = this.names.get(name);
+  private nodeAt(ix: number): string | null {
+    return this.nameOf[ix] ?? null;
+  }
+
+  /** The index of a node name in the name columns, adding it when new. */
+  private intern(name: string): number {
+    const known = this.nameIx.get(name);
     if (known !== undefined) return known;
-    if (this.names.size >= MAX_INTERNED_NAMES) this.names.clear();
-    this.names.set(name, name);
-    return name;
+    if (this.nameOf.length > MAX_NAME_INDEX) this.compactNames();
+    if (this.nameOf.length > MAX_NAME_INDEX) {
+      throw new LockerError("unavailable", `this acceptor holds ballots of ${MAX_NAME_INDEX} distinct node names, its bound`);
+    }
+    const ix = this.nameOf.length;
+    this.nameOf.push(name);
+    this.nameIx.set(name, ix);
+    return ix;
+  }
+
+  /** Drops the names no key refers to any more and renumbers the rest. O(slots); runs when the table is full. */
+  private compactNames(): void {
+    const used = this.keyAt.length;
+    const columns = [this.promisedNode, this.acceptedNode, this.originNode];
+    const renumber = new Uint16Array(this.nameOf.length);
+    const kept: Array<string | null> = [null];
+    for (const column of columns) {
+      for (let s = 0; s < used; s++) {
+        const ix = column[s]!;
+        if (ix !== 0 && renumber[ix] === 0) {
+          renumber[ix] = kept.length;
+          kept.push(this.nameOf[ix]!);
+        }
+      }
+    }
+    for (const column of columns) for (let s = 0; s < used; s++) column[s] = renumber[column[s]!]!;
+    this.nameOf = kept;
+    this.nameCompactions++;
+    this.nameIx.clear();
+    for (let i = 1; i < kept.length; i++) this.nameIx.set(kept[i]!, i);
   }
 
   private nack(reason: "promised" | "quiet" | "config" | "full" | "ballot", promised: Ballot | null): AcceptorResult {

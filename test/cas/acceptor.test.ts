@@ -190,3 +190,23 @@ test("after a mass expiry the survivors keep their state and new keys still work
   t.is(a.size, 0);
   t.deepEqual(a.floor, b(1_004_999), "the floor is the highest ballot forgotten");
 });
+
+test("node names are kept as small indices: past 65,535 distinct names the unused ones are dropped, and the bound holds when all are in use", (t) => {
+  const a = new Acceptor(cfg({ maxKeys: 70_000 }));
+  // 65,535 keys, each promised to a node of its own: the name table is full.
+  for (let i = 0; i < 0xffff; i++) if (a.handle(prepare(`k${i}`, b(10, `n${i}`)), 0).reply.type !== "promise") t.fail(`k${i}`);
+  // Every name is in use: one more is refused (a clear error, nothing changed).
+  t.throws(() => a.handle(prepare("extra", b(10, "newcomer")), 0), { message: /65535 distinct node names/ });
+  t.is(a.inspect("extra"), undefined);
+  // k0 is promised to a higher ballot of a known node: "n0" is no longer used. An accept
+  // whose write-back origin names a new node then renumbers the table in the middle of
+  // naming its two ballots, and both still come out right.
+  t.like(a.handle(prepare("k0", b(11, "n1")), 0).reply, { type: "promise" });
+  t.like(a.handle({ ...accept("k65534", b(10, "n65534"), rec(1, 100)), origin: b(7, "fresh") } as CasRequest, 0).reply, { type: "accepted" });
+  t.deepEqual(a.inspect("k65534")?.accepted, b(10, "n65534"));
+  t.deepEqual(a.inspect("k65534")?.origin, b(7, "fresh"));
+  t.deepEqual(a.inspect("k0")?.promised, b(11, "n1"));
+  t.deepEqual(a.inspect("k12345")?.promised, b(10, "n12345"));
+  // Full again, every name in use: refused.
+  t.throws(() => a.handle(prepare("extra", b(10, "newcomer")), 0), { message: /65535 distinct node names/ });
+});
