@@ -125,14 +125,35 @@ export class AgentMetrics {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "locker_process_" });
   }
 
+  /**
+   * The labelled series of each (kind, result) and (method, status) seen, kept
+   * so a request does not pay prom-client's label hashing (sorted keys
+   * joined into a string) three times. Bounded: kinds and error codes are
+   * fixed sets; methods and statuses are what the server answers.
+   */
+  private readonly opSeries = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
+  private readonly httpSeries = new Map<string, { inc(): void }>();
+
   /** Records one finished operation. `result` is "ok" or a LockerError code. */
   observe(kind: OperationKind, result: string, seconds: number): void {
-    this.operations.inc({ kind, result });
-    this.latency.observe({ kind, result }, seconds);
+    const id = `${kind} ${result}`;
+    let s = this.opSeries.get(id);
+    if (s === undefined) {
+      s = { count: this.operations.labels({ kind, result }), latency: this.latency.labels({ kind, result }) };
+      this.opSeries.set(id, s);
+    }
+    s.count.inc();
+    s.latency.observe(seconds);
   }
 
   observeHttp(method: string, status: number): void {
-    this.httpRequests.inc({ method, status: String(status) });
+    const id = `${method} ${status}`;
+    let s = this.httpSeries.get(id);
+    if (s === undefined) {
+      s = this.httpRequests.labels({ method, status: String(status) });
+      this.httpSeries.set(id, s);
+    }
+    s.inc();
   }
 
   async text(): Promise<string> {
