@@ -895,7 +895,7 @@ export class CasNode {
   private requestAny(voter: string, msg: CasRequest, deadline: number): Promise<CasReply> {
     if (voter === this.o.name) {
       if (!this.acceptor) return Promise.reject(new LockerError("unavailable", "not a voter"));
-      return Promise.resolve().then(() => this.handleLocal(msg));
+      return this.afterWaitingIo(msg);
     }
     const timeoutMs = Math.max(1, deadline - this.o.clock.now());
     try {
@@ -915,15 +915,19 @@ export class CasNode {
     return { timeoutMs, attemptTimeoutMs: Math.min(this.o.requestAttemptTimeoutMs, timeoutMs), retries: Math.ceil(timeoutMs / Math.max(1, this.o.requestAttemptTimeoutMs)) + 1 };
   }
 
-  /** One request to a voter; this node's own acceptor is called directly (asynchronously, like the network). */
-  /** The reply as it came: callers check it is a CAS reply of the kind they expect (isCasReply). */
+  /**
+   * One request to a voter; this node's own acceptor is called directly,
+   * after the I/O already waiting (clock.defer). Not sooner: the datagrams
+   * other proposers sent this acceptor before the caller's request reached
+   * this node (its HTTP request, a forward) may still sit in the socket. A
+   * microtask would let this round overtake them, and a stale cached promise
+   * then landed on this acceptor alone: the operation could only answer
+   * "unknown" (superseded), seen on a busy machine with requests for one
+   * key alternating between two agents.
+   * The reply as it came: callers check it is a CAS reply of the kind they expect (isCasReply).
+   */
   private request(voter: string, msg: CasRequest, deadline: number): Promise<CasMessage> {
-    if (voter === this.o.name && this.acceptor) {
-      return Promise.resolve().then(() => {
-        if (this.closed) throw new LockerError("unavailable", "locker is closed");
-        return this.handleLocal(msg);
-      });
-    }
+    if (voter === this.o.name && this.acceptor) return this.afterWaitingIo(msg);
     const address = this.voterAddress.get(voter);
     if (address === undefined) return Promise.reject(new LockerError("invalid", `unknown voter ${voter}`));
     const timeoutMs = Math.max(1, deadline - this.o.clock.now());
@@ -958,6 +962,23 @@ export class CasNode {
     if (msg.cfg > this.o.configVersion) this.o.onNewerConfig?.(msg.cfg, from);
     if (!this.acceptor) throw new LockerError("unavailable", `${this.o.name} is not a voter (asked by ${from})`);
     return this.handleLocal(msg);
+  }
+
+  /** `msg` handled by this node's own acceptor once the I/O already waiting has been read (see request). */
+  private afterWaitingIo(msg: CasRequest): Promise<CasReply> {
+    return new Promise((resolve, reject) => {
+      this.o.clock.defer(() => {
+        if (this.closed) reject(new LockerError("unavailable", "locker is closed"));
+        else if (!this.acceptor) reject(new LockerError("unavailable", "not a voter"));
+        else {
+          try {
+            resolve(this.handleLocal(msg));
+          } catch (e) {
+            reject(e);
+          }
+        }
+      });
+    });
   }
 
   private handleLocal(msg: CasRequest): CasReply {
