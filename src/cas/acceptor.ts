@@ -213,8 +213,16 @@ export class Acceptor {
       const ok = slot >= 0 ? vsPromised >= 0 : vsPromised > 0;
       if (!ok) return { ...this.nack("promised", this.promisedBallot(slot)), events };
       // Named before anything changes: at its bound, intern throws and nothing has.
-      const node = this.intern(b.node);
-      if (slot < 0) slot = this.create(msg.key);
+      let node: number;
+      let floorIx: number;
+      let compactions: number;
+      do {
+        // A later name may renumber the table (compactNames): then all are named again.
+        compactions = this.nameCompactions;
+        node = this.intern(b.node);
+        floorIx = slot < 0 && this.forgottenFloor ? this.intern(this.forgottenFloor.node) : 0;
+      } while (compactions !== this.nameCompactions);
+      if (slot < 0) slot = this.create(msg.key, floorIx);
       this.promisedNode[slot] = node;
       this.num[slot * NUM + PROMISED_C] = b.c;
       this.touch(slot, now);
@@ -232,14 +240,16 @@ export class Acceptor {
     // Named before anything changes: at its bound, intern throws and nothing has.
     let node: number;
     let originNode: number;
+    let floorIx: number;
     let compactions: number;
     do {
       // The second name may renumber the table (compactNames): then both are named again.
       compactions = this.nameCompactions;
       node = this.intern(b.node);
       originNode = msg.origin ? this.intern(msg.origin.node) : node;
+      floorIx = slot < 0 && this.forgottenFloor ? this.intern(this.forgottenFloor.node) : 0;
     } while (compactions !== this.nameCompactions);
-    if (slot < 0) slot = this.create(msg.key);
+    if (slot < 0) slot = this.create(msg.key, floorIx);
     const before = this.liveRecord(slot, now);
     const base = slot * NUM;
     this.acceptedNode[slot] = node;
@@ -425,7 +435,8 @@ export class Acceptor {
     };
   }
 
-  private create(key: string): number {
+  /** A new key's slot, promised to the forgotten floor (`floorIx`: its node's name index, named by the caller with its other names). */
+  private create(key: string, floorIx: number): number {
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
       slot = this.keyAt.length;
@@ -437,7 +448,7 @@ export class Acceptor {
     }
     this.slotOf.set(key, slot);
     const floor = this.forgottenFloor;
-    this.promisedNode[slot] = floor ? this.intern(floor.node) : 0;
+    this.promisedNode[slot] = floor ? floorIx : 0;
     this.acceptedNode[slot] = 0;
     this.originNode[slot] = 0;
     this.num[slot * NUM + PROMISED_C] = floor ? floor.c : 0;
