@@ -116,7 +116,6 @@ export class Acceptor {
   /** Node name → its index in the name columns; `nameOf` the other way (index 0 is "none"). */
   private readonly nameIx = new Map<string, number>();
   private nameOf: Array<string | null> = [null];
-  private nameCompactions = 0;
   /** Lease ends, armed when a record is accepted. */
   private readonly deadlines = new SlotDeadlineHeap();
   /**
@@ -212,16 +211,11 @@ export class Acceptor {
       // Equal is allowed: a retransmitted prepare of the same proposer.
       const ok = slot >= 0 ? vsPromised >= 0 : vsPromised > 0;
       if (!ok) return { ...this.nack("promised", this.promisedBallot(slot)), events };
-      // Named before anything changes: at its bound, intern throws and nothing has.
-      let node: number;
-      let floorIx: number;
-      let compactions: number;
-      do {
-        // A later name may renumber the table (compactNames): then all are named again.
-        compactions = this.nameCompactions;
-        node = this.intern(b.node);
-        floorIx = slot < 0 && this.forgottenFloor ? this.intern(this.forgottenFloor.node) : 0;
-      } while (compactions !== this.nameCompactions);
+      // Named before anything changes: at its bound, nameAll throws and nothing has.
+      const floorNode = slot < 0 ? (this.forgottenFloor?.node ?? null) : null;
+      this.nameAll(b.node, floorNode, null);
+      const node = this.nameIx.get(b.node)!;
+      const floorIx = floorNode === null ? 0 : this.nameIx.get(floorNode)!;
       if (slot < 0) slot = this.create(msg.key, floorIx);
       this.promisedNode[slot] = node;
       this.num[slot * NUM + PROMISED_C] = b.c;
@@ -237,18 +231,12 @@ export class Acceptor {
     }
     const ok = slot >= 0 ? vsPromised >= 0 : vsPromised > 0;
     if (!ok) return { ...this.nack("promised", this.promisedBallot(slot)), events };
-    // Named before anything changes: at its bound, intern throws and nothing has.
-    let node: number;
-    let originNode: number;
-    let floorIx: number;
-    let compactions: number;
-    do {
-      // The second name may renumber the table (compactNames): then both are named again.
-      compactions = this.nameCompactions;
-      node = this.intern(b.node);
-      originNode = msg.origin ? this.intern(msg.origin.node) : node;
-      floorIx = slot < 0 && this.forgottenFloor ? this.intern(this.forgottenFloor.node) : 0;
-    } while (compactions !== this.nameCompactions);
+    // Named before anything changes: at its bound, nameAll throws and nothing has.
+    const floorNode = slot < 0 ? (this.forgottenFloor?.node ?? null) : null;
+    this.nameAll(b.node, msg.origin?.node ?? null, floorNode);
+    const node = this.nameIx.get(b.node)!;
+    const originNode = msg.origin ? this.nameIx.get(msg.origin.node)! : node;
+    const floorIx = floorNode === null ? 0 : this.nameIx.get(floorNode)!;
     if (slot < 0) slot = this.create(msg.key, floorIx);
     const before = this.liveRecord(slot, now);
     const base = slot * NUM;
@@ -288,10 +276,10 @@ export class Acceptor {
       this.refusedAhead++;
       return false;
     }
-    this.intern(floor.node); // at its bound this throws before anything changes
+    this.nameAll(floor.node, this.forgottenFloor?.node ?? null, null); // at its bound this throws before anything changes
     this.raiseFloor(floor.c, floor.node);
     const f = this.forgottenFloor!;
-    const node = this.intern(f.node);
+    const node = this.nameIx.get(f.node)!;
     for (const slot of this.slotOf.values()) {
       const base = slot * NUM;
       const pNode = this.nodeAt(this.promisedNode[slot]!);
@@ -582,18 +570,34 @@ export class Acceptor {
     return this.nameOf[ix] ?? null;
   }
 
-  /** The index of a node name in the name columns, adding it when new. */
-  private intern(name: string): number {
-    const known = this.nameIx.get(name);
-    if (known !== undefined) return known;
-    if (this.nameOf.length > MAX_NAME_INDEX) this.compactNames();
-    if (this.nameOf.length > MAX_NAME_INDEX) {
+  /**
+   * Gives each of up to three names (null: none) an index in the name columns,
+   * adding the new ones. When they do not fit, the names no key uses are
+   * dropped and the rest renumbered first (compactNames): so indices are read
+   * (nameIx) only after this, and all names one change needs are named in one
+   * call — naming them one at a time, a later one could renumber an earlier
+   * one, or drop it again while it is still unused. Throws at the bound with
+   * nothing changed.
+   */
+  private nameAll(a: string, b: string | null, c: string | null): void {
+    if (this.unnamed(a, b, c) === 0) return;
+    if (this.nameOf.length - 1 + this.unnamed(a, b, c) > MAX_NAME_INDEX) this.compactNames();
+    if (this.nameOf.length - 1 + this.unnamed(a, b, c) > MAX_NAME_INDEX) {
       throw new LockerError("unavailable", `this acceptor holds ballots of ${MAX_NAME_INDEX} distinct node names, its bound`);
     }
-    const ix = this.nameOf.length;
-    this.nameOf.push(name);
-    this.nameIx.set(name, ix);
-    return ix;
+    for (const name of [a, b, c]) {
+      if (name === null || this.nameIx.has(name)) continue;
+      this.nameIx.set(name, this.nameOf.length);
+      this.nameOf.push(name);
+    }
+  }
+
+  /** How many distinct names among a, b, c have no index yet. */
+  private unnamed(a: string, b: string | null, c: string | null): number {
+    let n = this.nameIx.has(a) ? 0 : 1;
+    if (b !== null && b !== a && !this.nameIx.has(b)) n++;
+    if (c !== null && c !== a && c !== b && !this.nameIx.has(c)) n++;
+    return n;
   }
 
   /** Drops the names no key refers to any more and renumbers the rest. O(slots); runs when the table is full. */
@@ -613,7 +617,6 @@ export class Acceptor {
     }
     for (const column of columns) for (let s = 0; s < used; s++) column[s] = renumber[column[s]!]!;
     this.nameOf = kept;
-    this.nameCompactions++;
     this.nameIx.clear();
     for (let i = 1; i < kept.length; i++) this.nameIx.set(kept[i]!, i);
   }

@@ -210,3 +210,38 @@ test("node names are kept as small indices: past 65,535 distinct names the unuse
   // Full again, every name in use: refused.
   t.throws(() => a.handle(prepare("extra", b(10, "newcomer")), 0), { message: /65535 distinct node names/ });
 });
+
+test("a new key inherits the forgotten floor's node name even when naming it renumbers the table", (t) => {
+  const a = new Acceptor(cfg({ maxKeys: 70_000, gcGraceMs: 1000 }));
+  // A dead key is forgotten: the floor names "floor-node", which no key uses any more.
+  a.handle(prepare("dead", b(20, "floor-node")), 0);
+  a.handle(accept("dead", b(20, "floor-node"), null), 0);
+  a.tick(2000);
+  t.deepEqual(a.floor, b(20, "floor-node"));
+  // 65,534 keys, each promised to a node of its own: with "floor-node" the table is full.
+  for (let i = 0; i < 0xfffe; i++) if (a.handle(prepare(`k${i}`, b(30, `n${i}`)), 2000).reply.type !== "promise") t.fail(`k${i}`);
+  // k0 moves on ("n0" unused); the next new name drops "n0" and "floor-node".
+  a.handle(prepare("k0", b(31, "n1")), 2000);
+  for (const [key, node] of [["k65533", "x-node"], ["k65532", "y-node"], ["k65531", "z-node"], ["k65530", "w-node"]] as const) {
+    t.like(a.handle(prepare(key, b(32, node)), 2000).reply, { type: "promise" }, key);
+  }
+  // Full again. k2 moves to an earlier name, so dropping "n2" shifts every later
+  // index. A new key from a known node needs the floor's node named too, which
+  // renumbers the table: every name still comes out right.
+  a.handle(prepare("k2", b(31, "n1")), 2000);
+  t.like(a.handle(prepare("fresh", b(40, "n7")), 2000).reply, { type: "promise" });
+  t.deepEqual(a.inspect("fresh")?.promised, b(40, "n7"));
+  const expected = [["k12345", b(30, "n12345")], ["k2", b(31, "n1")], ["k65533", b(32, "x-node")], ["k65531", b(32, "z-node")], ["k0", b(31, "n1")], ["k65530", b(32, "w-node")], ["k65529", b(30, "n65529")]] as const;
+  for (const [key, ballot] of expected) t.deepEqual(a.inspect(key)?.promised, ballot, key);
+  // The same on the accept path (a new key taken without a promise), with a write-back origin naming a new node.
+  a.handle(prepare("k8", b(34, "n9")), 2000);
+  a.handle(prepare("k10", b(34, "n11")), 2000);
+  t.like(a.handle({ ...accept("taken", b(41, "n12"), rec(1, 100)), origin: b(39, "origin-node") } as CasRequest, 2000).reply, { type: "accepted" });
+  t.like(a.inspect("taken"), { accepted: b(41, "n12"), origin: b(39, "origin-node") });
+  for (const [key, ballot] of expected) t.deepEqual(a.inspect(key)?.promised, ballot, key);
+  // Two new names at once, past the bound again: one compaction makes room for both.
+  t.like(a.handle({ ...accept("k20", b(42, "new-1"), rec(1, 100)), origin: b(38, "new-2") } as CasRequest, 2000).reply, { type: "accepted" });
+  t.like(a.inspect("k20"), { accepted: b(42, "new-1"), origin: b(38, "new-2") });
+  for (const [key, ballot] of expected) t.deepEqual(a.inspect(key)?.promised, ballot, key);
+  t.like(a.inspect("taken"), { accepted: b(41, "n12"), origin: b(39, "origin-node") });
+});
