@@ -119,15 +119,15 @@ export class KeyQueues {
   /**
    * For the release running on `key`: the lock that would run right after it
    * (no holder's operation waits and the first waiting one is a lock with at
-   * least `minBudgetMs` left), taken out of the queue; else undefined. The
+   * least `minBudgetMs` left, whose context `fits`), taken out of the queue; else undefined. The
    * release then runs both in one round: both are pending, so the release
    * and then the lock, linearized at that round, is a correct order.
    */
-  claimNextLock(key: string, minBudgetMs: number): ClaimedLock | undefined {
+  claimNextLock(key: string, minBudgetMs: number, fits: (context: unknown) => boolean = () => true): ClaimedLock | undefined {
     const q = this.queues.get(key);
     const next = q?.waiting[0];
     if (!q || !next || next.op.kind !== "lock") return undefined;
-    if (next.deadline - this.o.clock.now() < minBudgetMs) return undefined;
+    if (next.deadline - this.o.clock.now() < minBudgetMs || !fits(next.context)) return undefined;
     if (q.waiting.some((w) => w.op.kind !== "lock")) return undefined;
     q.waiting.shift();
     this.o.clock.clearTimer(next.timer);

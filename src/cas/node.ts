@@ -47,6 +47,17 @@ function intersectBounds(a: BallotBounds | undefined, b: BallotBounds | undefine
   return { ...(atMost === undefined ? {} : { atMost }), ...(above === undefined ? {} : { above }) };
 }
 
+/**
+ * Whether two operations' ballot bounds may share one round without either
+ * being narrowed into failing: caps alone (forwarded operations: each cap is
+ * at least its own budget ahead) always may; a floor (`above`, a forwarder's
+ * own run after an unanswered forward) only together with the same bounds.
+ */
+function boundsCompatible(a: BallotBounds | undefined, b: BallotBounds | undefined): boolean {
+  if (a?.above === undefined && b?.above === undefined) return true;
+  return a?.above === b?.above && a?.atMost === b?.atMost;
+}
+
 export interface VoterSpec {
   /** Unique node name (the ballot tie-break). */
   readonly name: string;
@@ -377,7 +388,7 @@ export class CasNode {
       const entered = op.kind !== "release" && this.keyQueues.tryEnter(key) ? undefined : await this.enterKey(key, deadline, op, ballots);
       // A holder's release ran this lock in its own round (a handover): that round's outcome is this lock's.
       if (entered) return await entered.handedOver;
-      const claimed = op.kind === "release" ? this.claimHandover(key, deadline) : undefined;
+      const claimed = op.kind === "release" ? this.claimHandover(key, deadline, ballots) : undefined;
       const startedAt = this.o.clock.now();
       let heldAfter = false;
       try {
@@ -397,10 +408,14 @@ export class CasNode {
   }
 
   /** A lock waiting behind this release that the release's round may grant (see KeyQueues.claimNextLock). */
-  private claimHandover(key: string, deadline: number): (ClaimedLock & { granted: boolean }) | undefined {
+  private claimHandover(key: string, deadline: number, ballots: BallotBounds | undefined): (ClaimedLock & { granted: boolean }) | undefined {
     if (this.o.handover === false) return undefined;
-    // The lock keeps at least as long a budget as the round needs; the release's own is not cut short by much.
-    const claimed = this.keyQueues.claimNextLock(key, Math.min(deadline - this.o.clock.now(), 4 * this.o.requestAttemptTimeoutMs));
+    // The round runs on the release's budget and answers the lock too: a
+    // release about to run out would make a lock with time to spare fail with
+    // it. Both need room for a round with a retransmission or two.
+    const roundMs = 4 * this.o.requestAttemptTimeoutMs;
+    if (deadline - this.o.clock.now() < roundMs) return undefined;
+    const claimed = this.keyQueues.claimNextLock(key, roundMs, (context) => boundsCompatible(ballots, context as BallotBounds | undefined));
     return claimed ? Object.assign(claimed, { granted: false }) : undefined;
   }
 

@@ -173,3 +173,26 @@ test("a lock granted by a release whose round outlasts the lock's budget is answ
   const [read] = await runAll(clock, [lockers[2]!.read("k")]);
   t.is((read as PromiseFulfilledResult<{ value: string }>).value.value, "next");
 });
+
+test("a release with too little budget left for a round, or bounds a queued lock cannot share, grants nothing: the lock runs in its own round", async (t) => {
+  const { clock, node } = await heldByHolder(23);
+  // 500 ms left is less than a round with retransmissions needs (4 × the 200 ms attempt timeout).
+  const [released, locked] = await runAll(clock, [node.release("k", "holder", { timeoutMs: 500 }), node.lock("k", "next", { leaseMs: 4000 })]);
+  t.is(released!.status, "fulfilled");
+  t.is(locked!.status, "fulfilled", "the lock took the key in its own round");
+  t.is(node.summary().stats.handovers, 0);
+  // A lock that must run above a ballot floor (a forwarder's own run after an
+  // unanswered forward) does not share the holder's round either.
+  const [released2, locked2] = await runAll(clock, [
+    node.release("k", "next"),
+    node.lock("k", "third", { leaseMs: 4000, ballots: { above: node.cas.forwardBallotCap(0) } }),
+  ]);
+  t.is(released2!.status, "fulfilled");
+  t.is(locked2!.status, "fulfilled", String((locked2 as PromiseRejectedResult).reason));
+  t.is(node.summary().stats.handovers, 0);
+  // With compatible bounds it does.
+  const [released3, locked3] = await runAll(clock, [node.release("k", "third"), node.lock("k", "fourth", { leaseMs: 4000 })]);
+  t.is(released3!.status, "fulfilled");
+  t.is(locked3!.status, "fulfilled");
+  t.is(node.summary().stats.handovers, 1);
+});
