@@ -5,6 +5,7 @@
 // key) rather than an object graph per key: a live lease costs ~200 bytes.
 // Long because the columnar key store and the CASPaxos rules that use it share
 // slot indexes; apart, every rule would go through an accessor per field.
+import { KeyIndex } from "./key-index.js";
 import { ANY_CONFIG_VERSION, isConfigRegister } from "./reserved.js";
 import { LockerError } from "../errors.js";
 import { maxPlausibleCounter, type Ballot } from "./ballot.js";
@@ -90,9 +91,9 @@ function latin1ToBytes(s: string): Uint8Array {
 }
 
 export class Acceptor {
-  /** Key → slot; a slot indexes every column below. */
-  private readonly slotOf = new Map<string, number>();
-  private keyAt: Array<string | null> = [];
+  private readonly keyAt: Array<string | null> = [];
+  /** Key → slot over keyAt (key-index.ts: no Map, for memory per live lease); a slot indexes every column below. */
+  private readonly slotOf = new KeyIndex(this.keyAt);
   /** The accepted record's value as latin1 bytes; null when there is no record (absent, released or lapsed). */
   private valueAt: Array<string | null> = [];
   /**
@@ -192,7 +193,7 @@ export class Acceptor {
     if (msg.cfg !== this.config.configVersion && !anyVersionPeek) return this.nack("config", null);
     if (this.isQuiet(now)) return { reply: { type: "nack", reason: "quiet", promised: null, cfg: this.config.configVersion, quietLeftMs: Math.ceil(this.config.quietUntil - now) }, events: [] };
     const events: AcceptorEvent[] = [];
-    let slot = this.slotOf.get(msg.key) ?? -1;
+    let slot = this.slotOf.get(msg.key);
     if (slot >= 0) this.expireSlot(slot, now, events);
     if (msg.type === "peek") {
       // A report of the state that changes nothing (no promise, no new key).
@@ -280,7 +281,8 @@ export class Acceptor {
     this.raiseFloor(floor.c, floor.node);
     const f = this.forgottenFloor!;
     const node = this.nameIx.get(f.node)!;
-    for (const slot of this.slotOf.values()) {
+    for (let slot = 0; slot < this.keyAt.length; slot++) {
+      if (this.keyAt[slot] === null) continue;
       const base = slot * NUM;
       const pNode = this.nodeAt(this.promisedNode[slot]!);
       if (pNode === null || compareParts(this.num[base + PROMISED_C]!, pNode, f.c, f.node) < 0) {
@@ -302,7 +304,8 @@ export class Acceptor {
   /** The highest ballot counter this acceptor holds (promised, accepted or as its floor). O(keys). */
   highestCounter(): number {
     let max = this.forgottenFloor?.c ?? 0;
-    for (const slot of this.slotOf.values()) {
+    for (let slot = 0; slot < this.keyAt.length; slot++) {
+      if (this.keyAt[slot] === null) continue;
       const base = slot * NUM;
       if (this.num[base + PROMISED_C]! > max) max = this.num[base + PROMISED_C]!;
       if (this.num[base + ACCEPTED_C]! > max) max = this.num[base + ACCEPTED_C]!;
@@ -379,13 +382,15 @@ export class Acceptor {
   /** The live local record of a key (the dirty-read view). */
   get(key: string, now: number): LocalRecord | undefined {
     const slot = this.slotOf.get(key);
-    return slot === undefined ? undefined : (this.liveRecord(slot, now) ?? undefined);
+    return slot < 0 ? undefined : (this.liveRecord(slot, now) ?? undefined);
   }
 
   /** Live local entries whose key starts with `prefix`. O(keys): for inspection, not hot paths. */
   entries(prefix: string, now: number, limit: number): Array<[string, LocalRecord]> {
     const out: Array<[string, LocalRecord]> = [];
-    for (const [k, slot] of this.slotOf) {
+    for (let slot = 0; slot < this.keyAt.length; slot++) {
+      const k = this.keyAt[slot]!;
+      if (k === null) continue;
       if (out.length >= limit) break;
       if (!this.isLive(slot, now) || !k.startsWith(prefix)) continue;
       out.push([k, this.liveRecord(slot, now)!]);
@@ -406,13 +411,17 @@ export class Acceptor {
    * reconfiguration rewrites each of them under the new configuration.
    */
   keyNames(): IterableIterator<string> {
-    return this.slotOf.keys();
+    return this.keysInUse();
+  }
+
+  private *keysInUse(): IterableIterator<string> {
+    for (const key of this.keyAt) if (key !== null) yield key;
   }
 
   /** For tests and invariants: the raw state of a key. */
   inspect(key: string): { promised: Ballot | null; accepted: Ballot | null; record: LocalRecord | null; origin: Ballot | null } | undefined {
     const slot = this.slotOf.get(key);
-    if (slot === undefined) return undefined;
+    if (slot < 0) return undefined;
     const base = slot * NUM;
     const value = this.valueAt[slot]!;
     return {
@@ -434,7 +443,7 @@ export class Acceptor {
     } else {
       this.keyAt[slot] = key;
     }
-    this.slotOf.set(key, slot);
+    this.slotOf.add(key, slot);
     const floor = this.forgottenFloor;
     this.promisedNode[slot] = floor ? floorIx : 0;
     this.acceptedNode[slot] = 0;
@@ -503,11 +512,11 @@ export class Acceptor {
         this.num.copyWithin(k * NUM, s * NUM, (s + 1) * NUM);
         this.genAt[k] = this.genAt[s]!;
         this.lapsedAt[k] = this.lapsedAt[s]!;
-        this.slotOf.set(key, k);
       }
       k++;
     }
     for (const column of [this.keyAt, this.valueAt]) column.length = k;
+    this.slotOf.reindex();
     this.freeSlots.length = 0;
     let capacity = INITIAL_SLOTS;
     while (capacity < 2 * k) capacity *= 2;
