@@ -6,6 +6,7 @@
 // Long because the columnar key store and the CASPaxos rules that use it share
 // slot indexes; apart, every rule would go through an accessor per field.
 import { KeyIndex } from "./key-index.js";
+import { SlotBytes } from "./slot-bytes.js";
 import { ANY_CONFIG_VERSION, isConfigRegister } from "./reserved.js";
 import { LockerError } from "../errors.js";
 import { maxPlausibleCounter, type Ballot } from "./ballot.js";
@@ -68,34 +69,19 @@ function compareParts(ac: number, an: string, bc: number, bn: string): number {
   return an < bn ? -1 : 1;
 }
 
-/**
- * A value's bytes as a one-byte (latin1) string: one heap object of
- * 16 + length bytes, where a small Uint8Array costs ~185 bytes more (view,
- * ArrayBuffer and backing store). Bytes compare equal exactly when the strings do.
- */
-function bytesToLatin1(v: Uint8Array): string {
-  // Short values: fromCharCode skips the Buffer view (~2× faster up to ~16 bytes, slower past it).
-  if (v.length <= 16) return String.fromCharCode.apply(null, v as unknown as number[]);
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("latin1");
-}
-
-/** A fresh Uint8Array (not a pooled Buffer) with the bytes of a latin1 string. */
-function latin1ToBytes(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  if (s.length <= 64) {
-    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  } else {
-    Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(s, "latin1");
-  }
-  return out;
-}
-
 export class Acceptor {
-  private readonly keyAt: Array<string | null> = [];
-  /** Key → slot over keyAt (key-index.ts: no Map, for memory per live lease); a slot indexes every column below. */
-  private readonly slotOf = new KeyIndex(this.keyAt);
-  /** The accepted record's value as latin1 bytes; null when there is no record (absent, released or lapsed). */
-  private valueAt: Array<string | null> = [];
+  /** One past the highest slot in use; a slot indexes every column below. */
+  private used = 0;
+  /**
+   * Keys and the accepted records' values, packed per slot (slot-bytes.ts:
+   * no heap string per key or value, for memory per live lease). A slot holds
+   * a key while in use; a value only while there is a record (not absent,
+   * released or lapsed).
+   */
+  private readonly keys = new SlotBytes(INITIAL_SLOTS);
+  private readonly values = new SlotBytes(INITIAL_SLOTS);
+  /** Key → slot over `keys` (key-index.ts: no Map, for memory per live lease). */
+  private readonly slotOf: KeyIndex;
   /**
    * Ballot node names as indices into `nameOf` (0: a null ballot): two bytes
    * a column per key where a pointer took eight (memory per live lease).
@@ -134,7 +120,16 @@ export class Acceptor {
   /** Prepares and accepts refused because their ballot was implausibly far ahead of this node's wall clock. */
   refusedAhead = 0;
 
-  constructor(readonly config: AcceptorConfig) {}
+  constructor(readonly config: AcceptorConfig) {
+    const self = this;
+    this.slotOf = new KeyIndex({
+      get slotCount() {
+        return self.used;
+      },
+      keyMatches: (slot, key) => self.keys.equalsString(slot, key),
+      keyAt: (slot) => (self.keys.has(slot) ? self.keys.string(slot) : null),
+    });
+  }
 
   get floor(): Ballot | null {
     return this.forgottenFloor;
@@ -151,14 +146,13 @@ export class Acceptor {
     const accepted = this.ballotAt(this.num[base + ACCEPTED_C]!, this.nodeAt(this.acceptedNode[slot]!));
     const oNode = this.nodeAt(this.originNode[slot]!);
     const oC = this.num[base + ORIGIN_C]!;
-    const value = this.valueAt[slot]!;
     return {
       type: "promise",
       accepted,
       record: this.wireRecord(slot, now),
       floor: this.forgottenFloor,
       origin: oNode !== null && !(accepted && oC === accepted.c && oNode === accepted.node) ? { c: oC, node: oNode } : null,
-      lapsed: this.lapsedAt[slot] === 1 || (value !== null && this.num[base + EXPIRES_AT]! <= now),
+      lapsed: this.lapsedAt[slot] === 1 || (this.values.has(slot) && this.num[base + EXPIRES_AT]! <= now),
     };
   }
 
@@ -246,11 +240,11 @@ export class Acceptor {
     let after: LocalRecord | null = null;
     if (msg.record) {
       after = { value: msg.record.value, token: msg.record.token, expiresAt: now + msg.record.leaseMs };
-      this.valueAt[slot] = bytesToLatin1(msg.record.value);
+      this.values.setBytes(slot, msg.record.value);
       this.num[base + TOKEN] = after.token;
       this.num[base + EXPIRES_AT] = after.expiresAt;
     } else {
-      this.valueAt[slot] = null;
+      this.values.clear(slot);
     }
     this.originNode[slot] = originNode;
     this.num[base + ORIGIN_C] = msg.origin ? msg.origin.c : b.c;
@@ -281,8 +275,8 @@ export class Acceptor {
     this.raiseFloor(floor.c, floor.node);
     const f = this.forgottenFloor!;
     const node = this.nameIx.get(f.node)!;
-    for (let slot = 0; slot < this.keyAt.length; slot++) {
-      if (this.keyAt[slot] === null) continue;
+    for (let slot = 0; slot < this.used; slot++) {
+      if (!this.keys.has(slot)) continue;
       const base = slot * NUM;
       const pNode = this.nodeAt(this.promisedNode[slot]!);
       if (pNode === null || compareParts(this.num[base + PROMISED_C]!, pNode, f.c, f.node) < 0) {
@@ -304,8 +298,8 @@ export class Acceptor {
   /** The highest ballot counter this acceptor holds (promised, accepted or as its floor). O(keys). */
   highestCounter(): number {
     let max = this.forgottenFloor?.c ?? 0;
-    for (let slot = 0; slot < this.keyAt.length; slot++) {
-      if (this.keyAt[slot] === null) continue;
+    for (let slot = 0; slot < this.used; slot++) {
+      if (!this.keys.has(slot)) continue;
       const base = slot * NUM;
       if (this.num[base + PROMISED_C]! > max) max = this.num[base + PROMISED_C]!;
       if (this.num[base + ACCEPTED_C]! > max) max = this.num[base + ACCEPTED_C]!;
@@ -326,10 +320,10 @@ export class Acceptor {
     while (heap.popDue(now)) {
       this.tickWork++;
       const slot = heap.poppedSlot;
-      if (this.keyAt[slot] === null || this.genAt[slot] !== heap.poppedGen) continue;
+      if (!this.keys.has(slot) || this.genAt[slot] !== heap.poppedGen) continue;
       this.expireSlot(slot, now, events);
       // A lease longer than the grace (or a late tick): its GC entry passed while it was live.
-      if (this.valueAt[slot] === null && this.num[slot * NUM + TOUCHED_AT]! + grace <= now) this.forget(slot);
+      if (!this.values.has(slot) && this.num[slot * NUM + TOUCHED_AT]! + grace <= now) this.forget(slot);
     }
     const q = this.gcQueue;
     while (q.size > 0) {
@@ -341,15 +335,15 @@ export class Acceptor {
       this.tickWork++;
       this.expireSlot(slot, now, events);
       // Still live: its lease-end entry in the heap forgets it when it lapses.
-      if (this.valueAt[slot] === null) this.forget(slot);
+      if (!this.values.has(slot)) this.forget(slot);
     }
     // Lazy deletion leaves stale entries behind (a key promised or accepted
     // again); drop them when they outnumber the keys, so memory tracks keys.
-    const keep = (slot: number, gen: number): number => (this.keyAt[slot] !== null && this.genAt[slot] === gen ? slot : -1);
+    const keep = (slot: number, gen: number): number => (this.keys.has(slot) && this.genAt[slot] === gen ? slot : -1);
     if (heap.size > 2 * this.slotOf.size + 1024) heap.compact(keep);
     if (q.size > 2 * this.slotOf.size + 1024) q.compact(keep);
     // After a mass expiry most slots are free: renumber the rest, so the columns shrink back.
-    if (this.keyAt.length > 4 * INITIAL_SLOTS && this.slotOf.size < this.keyAt.length >> 2) this.compactSlots();
+    if (this.used > 4 * INITIAL_SLOTS && this.slotOf.size < this.used >> 2) this.compactSlots();
     return events;
   }
 
@@ -372,7 +366,7 @@ export class Acceptor {
     let dropped = 0;
     while (q.size > 0) {
       const slot = q.headSlot();
-      if (this.keyAt[slot] !== null && this.genAt[slot] === q.headGen()) break;
+      if (this.keys.has(slot) && this.genAt[slot] === q.headGen()) break;
       q.shift();
       dropped++;
     }
@@ -388,11 +382,11 @@ export class Acceptor {
   /** Live local entries whose key starts with `prefix`. O(keys): for inspection, not hot paths. */
   entries(prefix: string, now: number, limit: number): Array<[string, LocalRecord]> {
     const out: Array<[string, LocalRecord]> = [];
-    for (let slot = 0; slot < this.keyAt.length; slot++) {
-      const k = this.keyAt[slot]!;
-      if (k === null) continue;
+    for (let slot = 0; slot < this.used; slot++) {
       if (out.length >= limit) break;
-      if (!this.isLive(slot, now) || !k.startsWith(prefix)) continue;
+      if (!this.keys.has(slot) || !this.isLive(slot, now)) continue;
+      const k = this.keys.string(slot);
+      if (!k.startsWith(prefix)) continue;
       out.push([k, this.liveRecord(slot, now)!]);
     }
     return out;
@@ -401,7 +395,7 @@ export class Acceptor {
   /** Count of live records (O(keys)). */
   liveCount(now: number): number {
     let n = 0;
-    for (let slot = 0; slot < this.keyAt.length; slot++) if (this.isLive(slot, now)) n++;
+    for (let slot = 0; slot < this.used; slot++) if (this.keys.has(slot) && this.isLive(slot, now)) n++;
     return n;
   }
 
@@ -415,7 +409,7 @@ export class Acceptor {
   }
 
   private *keysInUse(): IterableIterator<string> {
-    for (const key of this.keyAt) if (key !== null) yield key;
+    for (let slot = 0; slot < this.used; slot++) if (this.keys.has(slot)) yield this.keys.string(slot);
   }
 
   /** For tests and invariants: the raw state of a key. */
@@ -423,11 +417,10 @@ export class Acceptor {
     const slot = this.slotOf.get(key);
     if (slot < 0) return undefined;
     const base = slot * NUM;
-    const value = this.valueAt[slot]!;
     return {
       promised: this.promisedBallot(slot),
       accepted: this.ballotAt(this.num[base + ACCEPTED_C]!, this.nodeAt(this.acceptedNode[slot]!)),
-      record: value === null ? null : { value: latin1ToBytes(value), token: this.num[base + TOKEN]!, expiresAt: this.num[base + EXPIRES_AT]! },
+      record: this.values.has(slot) ? { value: this.values.bytes(slot), token: this.num[base + TOKEN]!, expiresAt: this.num[base + EXPIRES_AT]! } : null,
       origin: this.ballotAt(this.num[base + ORIGIN_C]!, this.nodeAt(this.originNode[slot]!)),
     };
   }
@@ -436,13 +429,12 @@ export class Acceptor {
   private create(key: string, floorIx: number): number {
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
-      slot = this.keyAt.length;
+      slot = this.used;
       if (slot === this.genAt.length) this.grow(2 * slot);
-      this.keyAt.push(key);
-      this.valueAt.push(null);
-    } else {
-      this.keyAt[slot] = key;
+      this.used++;
     }
+    this.keys.setString(slot, key);
+    this.values.clear(slot);
     this.slotOf.add(key, slot);
     const floor = this.forgottenFloor;
     this.promisedNode[slot] = floor ? floorIx : 0;
@@ -458,9 +450,9 @@ export class Acceptor {
     const base = slot * NUM;
     this.raiseFloor(this.num[base + PROMISED_C]!, this.nodeAt(this.promisedNode[slot]!));
     this.raiseFloor(this.num[base + ACCEPTED_C]!, this.nodeAt(this.acceptedNode[slot]!));
-    this.slotOf.delete(this.keyAt[slot]!);
-    this.keyAt[slot] = null;
-    this.valueAt[slot] = null;
+    this.slotOf.delete(this.keys.string(slot));
+    this.keys.free(slot);
+    this.values.free(slot);
     this.promisedNode[slot] = 0;
     this.acceptedNode[slot] = 0;
     this.originNode[slot] = 0;
@@ -474,7 +466,9 @@ export class Acceptor {
 
   /** Resizes the typed columns to `slots` (at least the slots in use). */
   private grow(slots: number): void {
-    const used = this.keyAt.length;
+    const used = this.used;
+    this.keys.resizeSlots(slots);
+    this.values.resizeSlots(slots);
     const num = new Float64Array(slots * NUM);
     num.set(this.num.subarray(0, used * NUM));
     this.num = num;
@@ -496,16 +490,15 @@ export class Acceptor {
 
   /** Moves the used slots to the front (keeping their order), remaps the deadline entries and shrinks the columns. O(slots). */
   private compactSlots(): void {
-    const used = this.keyAt.length;
+    const used = this.used;
     const newSlot = new Int32Array(used).fill(-1);
     let k = 0;
     for (let s = 0; s < used; s++) {
-      const key = this.keyAt[s]!;
-      if (key === null) continue;
+      if (!this.keys.has(s)) continue;
       newSlot[s] = k;
       if (k !== s) {
-        this.keyAt[k] = key;
-        this.valueAt[k] = this.valueAt[s]!;
+        this.keys.move(s, k);
+        this.values.move(s, k);
         this.promisedNode[k] = this.promisedNode[s]!;
         this.acceptedNode[k] = this.acceptedNode[s]!;
         this.originNode[k] = this.originNode[s]!;
@@ -515,12 +508,12 @@ export class Acceptor {
       }
       k++;
     }
-    for (const column of [this.keyAt, this.valueAt]) column.length = k;
-    this.slotOf.reindex();
+    this.used = k;
     this.freeSlots.length = 0;
     let capacity = INITIAL_SLOTS;
     while (capacity < 2 * k) capacity *= 2;
     this.grow(capacity);
+    this.slotOf.reindex();
     const remap = (slot: number, gen: number): number => {
       const to = newSlot[slot]!;
       return to >= 0 && this.genAt[to] === gen ? to : -1;
@@ -534,36 +527,36 @@ export class Acceptor {
     const gen = this.nextGen;
     this.nextGen = (gen + 1) >>> 0;
     this.genAt[slot] = gen;
-    if (this.valueAt[slot] !== null) this.deadlines.push(this.num[slot * NUM + EXPIRES_AT]!, slot, gen);
+    if (this.values.has(slot)) this.deadlines.push(this.num[slot * NUM + EXPIRES_AT]!, slot, gen);
     this.gcQueue.push(slot, gen);
   }
 
   /** Turns a lapsed record into "absent" (emitting `expired`); its GC stays armed by the key's last touch. */
   private expireSlot(slot: number, now: number, events: AcceptorEvent[]): void {
-    const value = this.valueAt[slot];
-    if (value === null || value === undefined) return;
+    if (!this.values.has(slot)) return;
     const base = slot * NUM;
     const expiresAt = this.num[base + EXPIRES_AT]!;
     if (expiresAt > now) return;
-    this.valueAt[slot] = null;
+    const value = this.values.bytes(slot);
+    this.values.clear(slot);
     this.lapsedAt[slot] = 1;
-    events.push({ kind: "expired", key: this.keyAt[slot]!, record: { value: latin1ToBytes(value), token: this.num[base + TOKEN]!, expiresAt } });
+    events.push({ kind: "expired", key: this.keys.string(slot), record: { value, token: this.num[base + TOKEN]!, expiresAt } });
   }
 
   private isLive(slot: number, now: number): boolean {
-    return this.valueAt[slot] != null && this.num[slot * NUM + EXPIRES_AT]! > now;
+    return this.values.has(slot) && this.num[slot * NUM + EXPIRES_AT]! > now;
   }
 
   private liveRecord(slot: number, now: number): LocalRecord | null {
     if (!this.isLive(slot, now)) return null;
     const base = slot * NUM;
-    return { value: latin1ToBytes(this.valueAt[slot]!), token: this.num[base + TOKEN]!, expiresAt: this.num[base + EXPIRES_AT]! };
+    return { value: this.values.bytes(slot), token: this.num[base + TOKEN]!, expiresAt: this.num[base + EXPIRES_AT]! };
   }
 
   private wireRecord(slot: number, now: number): WireRecord | null {
     if (!this.isLive(slot, now)) return null;
     const base = slot * NUM;
-    return { value: latin1ToBytes(this.valueAt[slot]!), leaseMs: this.num[base + EXPIRES_AT]! - now, token: this.num[base + TOKEN]! };
+    return { value: this.values.bytes(slot), leaseMs: this.num[base + EXPIRES_AT]! - now, token: this.num[base + TOKEN]! };
   }
 
   private ballotAt(c: number, node: string | null): Ballot | null {
@@ -611,7 +604,7 @@ export class Acceptor {
 
   /** Drops the names no key refers to any more and renumbers the rest. O(slots); runs when the table is full. */
   private compactNames(): void {
-    const used = this.keyAt.length;
+    const used = this.used;
     const columns = [this.promisedNode, this.acceptedNode, this.originNode];
     const renumber = new Uint16Array(this.nameOf.length);
     const kept: Array<string | null> = [null];

@@ -1,5 +1,6 @@
 // Key → slot for the acceptor's columns, without a Map: an open-addressing
-// table of slot numbers over the key column the acceptor already keeps.
+// table of slot numbers over the key column the acceptor already keeps
+// (slot-bytes.ts).
 //
 // Why: a Map entry costs about 40 bytes per key on a 64-bit heap (entry,
 // bucket, growth slack); this table costs 4 bytes per cell at a load of
@@ -14,6 +15,16 @@ import { randomBytes } from "node:crypto";
 
 const MIN_CELLS = 1024;
 
+/** The keys the index points into, by slot. */
+export interface KeyColumn {
+  /** One past the highest slot that may hold a key. */
+  readonly slotCount: number;
+  /** Whether `slot` holds exactly `key`. */
+  keyMatches(slot: number, key: string): boolean;
+  /** The key at `slot`, or null when the slot is free. */
+  keyAt(slot: number): string | null;
+}
+
 export class KeyIndex {
   /** slot + 1 per cell; 0 is an empty cell. */
   private cells = new Int32Array(MIN_CELLS);
@@ -21,8 +32,7 @@ export class KeyIndex {
   private count = 0;
   private readonly seed = randomBytes(4).readUInt32LE(0);
 
-  /** `keyAt`: the column this index points into (slot → key, null when free); read, never written. */
-  constructor(private readonly keyAt: ReadonlyArray<string | null>) {}
+  constructor(private readonly column: KeyColumn) {}
 
   get size(): number {
     return this.count;
@@ -40,11 +50,11 @@ export class KeyIndex {
     for (let i = this.hash(key) & mask; ; i = (i + 1) & mask) {
       const cell = cells[i]!;
       if (cell === 0) return -1;
-      if (this.keyAt[cell - 1] === key) return cell - 1;
+      if (this.column.keyMatches(cell - 1, key)) return cell - 1;
     }
   }
 
-  /** Records that `key` (not indexed yet) lives at `slot`; keyAt[slot] must already be `key`. */
+  /** Records that `key` (not indexed yet) lives at `slot`; the column must already hold it there. */
   add(key: string, slot: number): void {
     this.count++;
     // Rebuilt from the column, which already holds the new key.
@@ -60,7 +70,7 @@ export class KeyIndex {
     for (; ; i = (i + 1) & mask) {
       const cell = cells[i]!;
       if (cell === 0) return;
-      if (this.keyAt[cell - 1] === key) break;
+      if (this.column.keyMatches(cell - 1, key)) break;
     }
     // Backward shift: move later members of the probe run into the hole when
     // their home cell does not lie (cyclically) between the hole and them.
@@ -68,7 +78,7 @@ export class KeyIndex {
     for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
       const cell = cells[j]!;
       if (cell === 0) break;
-      const home = this.hash(this.keyAt[cell - 1]!) & mask;
+      const home = this.hash(this.column.keyAt(cell - 1)!) & mask;
       if (((j - home) & mask) >= ((j - hole) & mask)) {
         cells[hole] = cell;
         hole = j;
@@ -81,7 +91,7 @@ export class KeyIndex {
   /** Re-indexes every key of the column (after the slots were renumbered), sized for them. */
   reindex(): void {
     let keys = 0;
-    for (const k of this.keyAt) if (k !== null) keys++;
+    for (let slot = 0; slot < this.column.slotCount; slot++) if (this.column.keyAt(slot) !== null) keys++;
     let cells = MIN_CELLS;
     while (keys * 2 > cells) cells *= 2;
     this.count = keys;
@@ -91,9 +101,9 @@ export class KeyIndex {
   private rebuild(cellCount: number): void {
     this.cells = new Int32Array(cellCount);
     this.mask = cellCount - 1;
-    for (let slot = 0; slot < this.keyAt.length; slot++) {
-      const key = this.keyAt[slot];
-      if (key !== null && key !== undefined) this.place(this.hash(key), slot);
+    for (let slot = 0; slot < this.column.slotCount; slot++) {
+      const key = this.column.keyAt(slot);
+      if (key !== null) this.place(this.hash(key), slot);
     }
   }
 
