@@ -97,6 +97,7 @@ export class SlotBytes {
   string(slot: number): string {
     const m = this.meta[slot]!;
     const n = m & LENGTH;
+    if (n === 0) return "";
     const offset = this.off[slot]!;
     const buf = this.chunks[offset >>> CHUNK_SHIFT]!;
     const at = offset & IN_CHUNK;
