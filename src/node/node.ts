@@ -18,7 +18,7 @@ import { createAffinity, forwardCodec, type Affinity } from "./affinity.js";
 import { attachReplication } from "../replication/attach.js";
 import { normalizeConfig, type VoterConfig } from "../cluster/config.js";
 import type { Configurator } from "../cluster/configurator.js";
-import { replCodec } from "../replication/messages.js";
+import { replChannelOptions, replCodec } from "../replication/messages.js";
 import type { Replicator } from "../replication/replicator.js";
 import { bytesCodec, type Transport } from "../transport/transport.js";
 import { ChannelId, type Address } from "../transport/types.js";
@@ -465,7 +465,7 @@ export async function openNode(options: NodeOptions): Promise<StartingNode> {
       random,
       addressOf: (v) => addressOf(v.name),
       voterAddressOf: (m) => m.name,
-      channel: gate.wrap(transport.channel(ChannelId.replication, replCodec)),
+      channel: gate.wrap(transport.channel(ChannelId.replication, replCodec, replChannelOptions)),
       advertise: (c) => {
         adopted = encodeAdvert({ pin: null, adopted: { version: c.version, voters: c.voters.map((v) => v.name) } });
         publishMeta();

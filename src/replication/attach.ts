@@ -12,7 +12,7 @@ import type { Random } from "../util/random.js";
 import { CONFIG_REQUEST, Configurator, votingNodeOf } from "../cluster/configurator.js";
 import type { VoterConfig } from "../cluster/config.js";
 import { configPeersOver } from "./config-peers.js";
-import { replCodec, type ReplMessage } from "./messages.js";
+import { replChannelOptions, replCodec, type ReplMessage } from "./messages.js";
 import { Replicator, type PeerSpec, type ReplicationPeers } from "./replicator.js";
 import { lockerChangeSource, lockerSink } from "./source.js";
 
@@ -54,7 +54,7 @@ export interface Attached {
 export function attachReplication(o: AttachOptions): Attached {
   const { locker, membership, clock } = o;
   const reach = (v: { name: string; address: string }): Address | undefined => (o.addressOf ? o.addressOf(v) : v.address);
-  const channel = o.channel ?? o.transport.channel(ChannelId.replication, replCodec);
+  const channel = o.channel ?? o.transport.channel(ChannelId.replication, replCodec, replChannelOptions);
   // Suspects count as up: a slow member still gets pushes and may still serve snapshots.
   const up = (state: string): boolean => state === "alive" || state === "suspect";
   const alive = (): PeerSpec[] => membership.members().filter((m) => up(m.state)).map((m) => ({ name: m.name, address: m.address }));

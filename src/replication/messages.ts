@@ -142,6 +142,14 @@ function decodeEntry(x: unknown): ChangeEntry {
   return { key: key(a[0]), ballot, origin, record: { value: Uint8Array.from(value), token, remainingMs } };
 }
 
+/**
+ * Replication requests a retransmission may simply run again (transport
+ * ChannelOptions.idempotent): a push applies entries only where they are newer
+ * and answers an ack; a configuration read changes nothing. (A snapshot page
+ * of session 0 opens a session: answered from the response cache.)
+ */
+export const replChannelOptions = { idempotent: (m: ReplMessage): boolean => m.type === "push" || m.type === "cfgGet" };
+
 export const replCodec: MessageCodec<ReplMessage> = {
   encode(m: ReplMessage): unknown {
     switch (m.type) {

@@ -72,8 +72,20 @@ interface PendingRequest {
   reject: (error: Error) => void;
 }
 
+/** How a channel treats requests. */
+export interface ChannelOptions<M> {
+  /**
+   * Requests whose handler may simply run again for a retransmission (it
+   * changes nothing a second run could contradict, and any answer is as good
+   * as the first): they skip the response cache. Default: none; the cache
+   * answers a retransmission with the first answer, so a handler runs once.
+   */
+  idempotent?: (request: M) => boolean;
+}
+
 interface ChannelEntry {
   codec: MessageCodec<unknown>;
+  idempotent?: ((request: unknown) => boolean) | undefined;
   onMessage?: MessageHandler<unknown>;
   onRequest?: RequestHandler<unknown>;
 }
@@ -165,9 +177,9 @@ export class Transport {
     return this.socket.address;
   }
 
-  channel<M>(id: ChannelId, codec: MessageCodec<M>): Channel<M> {
+  channel<M>(id: ChannelId, codec: MessageCodec<M>, options?: ChannelOptions<M>): Channel<M> {
     if (this.channels.has(id)) throw new Error(`channel ${id} is already open`);
-    const entry: ChannelEntry = { codec: codec as MessageCodec<unknown> };
+    const entry: ChannelEntry = { codec: codec as MessageCodec<unknown>, idempotent: options?.idempotent as ChannelEntry["idempotent"] };
     this.channels.set(id, entry);
     const transport = this;
     let lastMessage: M | undefined;
@@ -416,9 +428,11 @@ export class Transport {
       this.drop("no_handler");
       return;
     }
-    const key = `${from}#${frame.channel}#${frame.id}`;
+    // An idempotent request runs again when retransmitted: no cache entry
+    // (one per request, kept 30 s: on a busy replica most of its old generation).
+    const key = entry.idempotent?.(message) ? undefined : `${from}#${frame.channel}#${frame.id}`;
     const now = this.clock.now();
-    const cached = this.responses.get(key, now);
+    const cached = key === undefined ? undefined : this.responses.get(key, now);
     if (cached) {
       if (cached.state === "running") {
         this.drop("duplicate_request");
@@ -428,14 +442,14 @@ export class Transport {
       }
       return;
     }
-    this.responses.set(key, { state: "running" }, now);
+    if (key !== undefined) this.responses.set(key, { state: "running" }, now);
     const reply = (kind: FrameKind, payload: unknown): void => {
       if (this.closed) return;
       let bytes = encodeFrame({ channel: frame.channel, kind, id: frame.id, payload });
       if (bytes.length > this.maxFrameBytes) {
         bytes = encodeFrame({ channel: frame.channel, kind: FrameKind.error, id: frame.id, payload: ["invalid", "response exceeds the datagram limit"] });
       }
-      this.responses.complete(key, bytes, this.clock.now());
+      if (key !== undefined) this.responses.complete(key, bytes, this.clock.now());
       this.enqueue(from, bytes);
     };
     const fail = (e: unknown): void => {
@@ -467,7 +481,7 @@ export class Transport {
     if (result instanceof Promise) {
       result.then(answer, fail).catch(() => {
         // reply() itself failed (closed or an oversized error frame): nothing to send; the entry expires.
-        this.responses.delete(key);
+        if (key !== undefined) this.responses.delete(key);
       });
     } else {
       answer(result);

@@ -71,6 +71,32 @@ test("a request delivered three times runs its handler once and is answered each
   t.is(server.stats.cachedResponses, 2);
 });
 
+test("on a channel whose requests are idempotent, a request delivered three times runs three times and leaves no cache entry", (t) => {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork({ clock, random: new SeededRandom(1) });
+  const server = net.transport("server:1");
+  let runs = 0;
+  server.channel(2, echoCodec, { idempotent: (m) => m.text === "again" }).onRequest((m) => {
+    runs++;
+    return m;
+  });
+  const raw: DatagramSocket = net.socket("client:1");
+  const responses: Uint8Array[] = [];
+  raw.onDatagram((d) => responses.push(d));
+  const env = new Envelope();
+  const send = (id: number, text: string): void => raw.send(env.wrap(encodeFrame({ channel: 2, kind: FrameKind.request, id, payload: [text, 1] }), 1), "server:1");
+  for (let i = 0; i < 3; i++) send(78, "again");
+  clock.runFor(10);
+  t.is(runs, 3);
+  t.is(responses.length, 3);
+  t.is(server.stats.cachedResponses, 0);
+  // Another request of the same channel that is not idempotent still runs once.
+  for (let i = 0; i < 3; i++) send(79, "once");
+  clock.runFor(10);
+  t.is(runs, 4);
+  t.is(server.stats.cachedResponses, 2);
+});
+
 test("an async handler still running when the retry arrives is not run twice", async (t) => {
   const clock = new VirtualClock();
   const net = new MemoryNetwork({ clock, random: new SeededRandom(2), faults: { minDelayMs: 1, maxDelayMs: 1 } });
