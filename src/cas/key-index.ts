@@ -12,6 +12,7 @@
 // come from the network, and a fixed hash would let a sender pick keys that
 // all probe the same run.
 import { randomBytes } from "node:crypto";
+import { fmix32, fnv1a } from "../util/hash.js";
 
 const MIN_CELLS = 1024;
 
@@ -115,18 +116,8 @@ export class KeyIndex {
     cells[i] = slot + 1;
   }
 
-  /** 32-bit string hash (multiply-xorshift per UTF-16 unit, murmur3's finalizer), seeded. */
+  /** The key's seeded 32-bit hash (FNV-1a, then murmur3's finalizer). */
   private hash(key: string): number {
-    let h = this.seed ^ key.length;
-    for (let i = 0; i < key.length; i++) {
-      h = Math.imul(h ^ key.charCodeAt(i), 0x5bd1e995);
-      h ^= h >>> 15;
-    }
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h >>> 0;
+    return fmix32(fnv1a(key, this.seed));
   }
 }

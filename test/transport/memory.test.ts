@@ -46,37 +46,13 @@ test("one seed gives identical delivery traces on two runs; another seed differs
   t.notDeepEqual(chatter(4321).trace, first.trace);
 });
 
-test("a request delivered three times runs its handler once and is answered each time", (t) => {
+/** A server counting its handler's runs, and a raw socket playing the client so one request id can be sent again and again. */
+function countingServer(idempotent?: (m: { text: string }) => boolean) {
   const clock = new VirtualClock();
   const net = new MemoryNetwork({ clock, random: new SeededRandom(1) });
   const server = net.transport("server:1");
   let runs = 0;
-  server.channel(2, echoCodec).onRequest((m) => {
-    runs++;
-    return m;
-  });
-  // A raw socket plays the client so the same request id can be sent three times.
-  const raw: DatagramSocket = net.socket("client:1");
-  const responses: Uint8Array[] = [];
-  raw.onDatagram((d) => responses.push(d));
-  const env = new Envelope();
-  const datagram = env.wrap(encodeFrame({ channel: 2, kind: FrameKind.request, id: 77, payload: ["once", 1] }), 1);
-  raw.send(datagram, "server:1");
-  raw.send(datagram, "server:1");
-  clock.runFor(10);
-  raw.send(datagram, "server:1");
-  clock.runFor(10);
-  t.is(runs, 1);
-  t.is(responses.length, 3, "each copy is answered, the later ones from the response cache");
-  t.is(server.stats.cachedResponses, 2);
-});
-
-test("on a channel whose requests are idempotent, a request delivered three times runs three times and leaves no cache entry", (t) => {
-  const clock = new VirtualClock();
-  const net = new MemoryNetwork({ clock, random: new SeededRandom(1) });
-  const server = net.transport("server:1");
-  let runs = 0;
-  server.channel(2, echoCodec, { idempotent: (m) => m.text === "again" }).onRequest((m) => {
+  server.channel(2, echoCodec, idempotent ? { idempotent } : undefined).onRequest((m) => {
     runs++;
     return m;
   });
@@ -85,15 +61,32 @@ test("on a channel whose requests are idempotent, a request delivered three time
   raw.onDatagram((d) => responses.push(d));
   const env = new Envelope();
   const send = (id: number, text: string): void => raw.send(env.wrap(encodeFrame({ channel: 2, kind: FrameKind.request, id, payload: [text, 1] }), 1), "server:1");
+  return { clock, server, responses, send, runs: () => runs };
+}
+
+test("a request delivered three times runs its handler once and is answered each time", (t) => {
+  const { clock, server, responses, send, runs } = countingServer();
+  send(77, "once");
+  send(77, "once");
+  clock.runFor(10);
+  send(77, "once");
+  clock.runFor(10);
+  t.is(runs(), 1);
+  t.is(responses.length, 3, "each copy is answered, the later ones from the response cache");
+  t.is(server.stats.cachedResponses, 2);
+});
+
+test("on a channel whose requests are idempotent, a request delivered three times runs three times and leaves no cache entry", (t) => {
+  const { clock, server, responses, send, runs } = countingServer((m) => m.text === "again");
   for (let i = 0; i < 3; i++) send(78, "again");
   clock.runFor(10);
-  t.is(runs, 3);
+  t.is(runs(), 3);
   t.is(responses.length, 3);
   t.is(server.stats.cachedResponses, 0);
   // Another request of the same channel that is not idempotent still runs once.
   for (let i = 0; i < 3; i++) send(79, "once");
   clock.runFor(10);
-  t.is(runs, 4);
+  t.is(runs(), 4);
   t.is(server.stats.cachedResponses, 2);
 });
 

@@ -1,30 +1,10 @@
 // Which voter coordinates a key: rendezvous (highest-random-weight) hashing of
 // key × voter name. Pure, so every node computes the same answer from the same
 // live voter set with no extra round, and a voter going down moves only its own keys.
+import { fmix32, fnv1a } from "../../util/hash.js";
 
-/** FNV-1a over the UTF-16 code units of `s`, continuing from `h` (32-bit). */
-function fnv1a(s: string, h: number): number {
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/**
- * murmur3's finalizer: FNV-1a alone leaves the low bits of similar inputs
- * (k/1, k/2 …) correlated, which would give one voter most of a key family;
- * the avalanche makes each (key, voter) weight look independent.
- */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
+// fmix32 matters here: FNV-1a alone leaves the low bits of similar keys
+// correlated, which would give one voter most of a key family.
 /** The weight of `voter` for `key`: the key is hashed seeded by the voter's name (one pass over the key per voter). */
 export function rendezvousWeight(key: string, voter: string): number {
   return fmix32(fnv1a(key, fnv1a(voter, 0x811c9dc5) ^ 0x5bd1e995));
