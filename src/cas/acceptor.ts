@@ -6,11 +6,11 @@
 // Long because the columnar key store and the CASPaxos rules that use it share
 // slot indexes; apart, every rule would go through an accessor per field.
 import { KeyIndex } from "./key-index.js";
-import { SlotBytes } from "./slot-bytes.js";
+import { MAX_SLOT_BYTES, SlotBytes } from "./slot-bytes.js";
 import { ANY_CONFIG_VERSION, isConfigRegister } from "./reserved.js";
 import { LockerError } from "../errors.js";
 import { maxPlausibleCounter, type Ballot } from "./ballot.js";
-import type { CasReply, CasRequest, WireRecord } from "./messages.js";
+import { CODEC_MAX_KEY_BYTES, CODEC_MAX_VALUE_BYTES, type CasReply, type CasRequest, type WireRecord } from "./messages.js";
 import { SlotDeadlineHeap, SlotFifo } from "./lease-table.js";
 
 export interface AcceptorConfig {
@@ -59,6 +59,9 @@ const EXPIRES_AT = 4;
 const TOUCHED_AT = 5;
 const NUM = 6;
 const INITIAL_SLOTS = 1024;
+// Every key and value the codec admits fits a slot (a key is stored as UTF-16
+// at worst: two bytes per UTF-8 byte at most), so storing one never throws.
+if (CODEC_MAX_VALUE_BYTES > MAX_SLOT_BYTES || 2 * CODEC_MAX_KEY_BYTES > MAX_SLOT_BYTES) throw new Error("invariant: the codec admits keys or values a slot cannot hold");
 /** Distinct node names the name columns can index (Uint16, 0 is "none"); past it the unused ones are dropped. */
 const MAX_NAME_INDEX = 0xffff;
 
@@ -235,16 +238,17 @@ export class Acceptor {
     if (slot < 0) slot = this.create(msg.key, floorIx);
     const before = this.liveRecord(slot, now);
     const base = slot * NUM;
+    // The value first: the one step that could throw (a value past MAX_SLOT_BYTES,
+    // which the codec's bound rules out) must do so before the ballot changes.
+    if (msg.record) this.values.setBytes(slot, msg.record.value);
+    else this.values.clear(slot);
     this.acceptedNode[slot] = node;
     this.num[base + ACCEPTED_C] = b.c;
     let after: LocalRecord | null = null;
     if (msg.record) {
       after = { value: msg.record.value, token: msg.record.token, expiresAt: now + msg.record.leaseMs };
-      this.values.setBytes(slot, msg.record.value);
       this.num[base + TOKEN] = after.token;
       this.num[base + EXPIRES_AT] = after.expiresAt;
-    } else {
-      this.values.clear(slot);
     }
     this.originNode[slot] = originNode;
     this.num[base + ORIGIN_C] = msg.origin ? msg.origin.c : b.c;
@@ -509,6 +513,9 @@ export class Acceptor {
       k++;
     }
     this.used = k;
+    // The bytes of the forgotten keys and values go too.
+    this.keys.compactIfMostlyGarbage();
+    this.values.compactIfMostlyGarbage();
     this.freeSlots.length = 0;
     let capacity = INITIAL_SLOTS;
     while (capacity < 2 * k) capacity *= 2;

@@ -7,9 +7,10 @@
 // more (offset and length); growth adds one chunk at a time, so there is no
 // doubling slack: the 150 B per live lease at a million leases.
 //
-// A slot keeps the room it was given when its bytes are cleared or replaced
-// by ones no longer (a key locked, released and locked again by a holder of
-// the same value length writes in place). Freed room is garbage; when a new
+// A slot keeps its room when its bytes are cleared, and writes in place when
+// new bytes fit it (a key locked, released and locked again by a holder of
+// the same value length allocates nothing); the room then shrinks to the new
+// length, the rest is garbage. Freed room is garbage; when a new
 // chunk would be needed and at least half of what was handed out is garbage,
 // the live entries are copied into fresh chunks instead (O(slots), amortized
 // over the bytes written since).
@@ -159,6 +160,14 @@ export class SlotBytes {
     meta.set(this.meta.subarray(0, keep));
     this.off = off;
     this.meta = meta;
+  }
+
+  /**
+   * Copies the live entries into fresh chunks when at least half of what was
+   * handed out is garbage (after a mass expiry, so memory goes back); else nothing.
+   */
+  compactIfMostlyGarbage(): void {
+    if (this.garbage * 2 >= this.top && this.top > 0) this.compact();
   }
 
   /** Bytes held: the buffer and the per-slot columns (for tests and the memory figures). */
