@@ -33,6 +33,8 @@ import { bytesEqual, peekVerdict, ProposerRound, type KnownRecord, type PeekRepl
  * round is chosen, no round ≤ `above` can be chosen any more, so the
  * forwarded copy can never take effect after it.
  */
+const noop = (): void => undefined;
+
 export interface BallotBounds {
   atMost?: number;
   above?: number;
@@ -769,35 +771,75 @@ export class CasNode {
         settled = true;
         this.roundAbandons.delete(seq);
         this.abandonOnClose.delete(abandon);
-        resolve(round.outcome);
+        // A change chosen by the other voters while this node's own acceptor
+        // has it in hand: answered once that acceptor took it too, so the
+        // node's local view shows what the caller was told (one loop turn).
+        const outcome = round.outcome;
+        if (selfPending) void selfPending.then(() => resolve(outcome));
+        else resolve(outcome);
       };
       const abandon = (): void => {
         round.abandon();
         check();
+      };
+      // The one-round-trip path's accept to this node's own acceptor waits for
+      // the first other voter to take it (the round needs one anyway, so this
+      // costs no time). A cached promise gone stale — another node's round
+      // reached the others first — is then refused everywhere and lands
+      // nowhere, where this acceptor alone (its own requests overtaking the
+      // datagrams still unread) would have taken it, and the operation could
+      // only have answered "unknown" (superseded).
+      let heldSelf: Outgoing | undefined;
+      let remoteAcceptsOpen = 0;
+      /** The last request to this node's own acceptor, settled or not. */
+      let selfPending: Promise<void> | undefined;
+      const send = (out: Outgoing): void => {
+        const phase = out.msg.type === "prepare" ? "prepare" : "accept";
+        if (phase === "prepare") this.stats.prepareRequests++;
+        else this.stats.acceptRequests++;
+        const remoteAccept = phase === "accept" && heldSelf !== undefined && out.to !== this.o.name;
+        if (remoteAccept) remoteAcceptsOpen++;
+        const settleHeld = (accepted: boolean): void => {
+          if (!remoteAccept || heldSelf === undefined) return;
+          remoteAcceptsOpen--;
+          if (accepted) {
+            const self = heldSelf;
+            heldSelf = undefined;
+            send(self);
+          } else if (remoteAcceptsOpen === 0) {
+            // No other voter took it: it is not sent to this one either.
+            const self = heldSelf;
+            heldSelf = undefined;
+            dispatch(round.notSent(self.to));
+          }
+        };
+        const reply = this.request(out.to, out.msg, deadline);
+        if (out.to === this.o.name) selfPending = reply.then(noop, noop);
+        reply.then(
+          (reply) => {
+            if (settled) return;
+            // A reply that is no CAS reply (a broken or hostile voter) counts as no answer.
+            dispatch(isCasReply(reply) ? round.onReply(out.to, reply, this.o.clock.now(), phase) : round.onError(out.to, phase));
+            if (!settled) settleHeld(reply.type === "accepted");
+            check();
+          },
+          () => {
+            if (settled) return;
+            dispatch(round.onError(out.to, phase));
+            if (!settled) settleHeld(false);
+            check();
+          },
+        );
       };
       const dispatch = (outs: Outgoing[]): void => {
         if (outs.length > 0) {
           if (outs[0]!.msg.type === "prepare") this.stats.preparePhases++;
           else this.stats.acceptPhases++;
         }
-        for (const out of outs) {
-          const phase = out.msg.type === "prepare" ? "prepare" : "accept";
-          if (phase === "prepare") this.stats.prepareRequests++;
-          else this.stats.acceptRequests++;
-          this.request(out.to, out.msg, deadline).then(
-            (reply) => {
-              if (settled) return;
-              // A reply that is no CAS reply (a broken or hostile voter) counts as no answer.
-              dispatch(isCasReply(reply) ? round.onReply(out.to, reply, this.o.clock.now(), phase) : round.onError(out.to, phase));
-              check();
-            },
-            () => {
-              if (settled) return;
-              dispatch(round.onError(out.to, phase));
-              check();
-            },
-          );
+        if (round.params.fast && outs.length > 1 && outs[0]!.msg.type === "accept" && this.acceptor !== null) {
+          heldSelf = outs.find((o) => o.to === this.o.name);
         }
+        for (const out of outs) if (out !== heldSelf) send(out);
       };
       this.abandonOnClose.add(abandon);
       this.roundAbandons.set(seq, abandon);

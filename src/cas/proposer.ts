@@ -351,6 +351,17 @@ export class ProposerRound {
     return this.checkImpossible();
   }
 
+  /**
+   * The accept to `to` was never sent (the driver held it back: see
+   * CasNode.drive): as sure a refusal as a nack, for whether the change landed.
+   */
+  notSent(to: string): Outgoing[] {
+    if (this.phase !== "accept" || this.failed.has(to) || this.acks.has(to)) return [];
+    this.acceptNacks++;
+    this.failed.add(to);
+    return this.checkImpossible();
+  }
+
   /** Waiting for the last accept replies to learn whether a refused change landed anywhere. */
   get draining(): boolean {
     return this.drainingNow && this.phase === "accept";

@@ -196,3 +196,27 @@ test("a release with too little budget left for a round, or bounds a queued lock
   t.is(locked3!.status, "fulfilled");
   t.is(node.summary().stats.handovers, 1);
 });
+
+// ---- a stale cached promise ----
+
+test("a lock with a cached promise another node's rounds made stale, at an acceptor that missed those rounds, answers definitely: the stale change lands nowhere", async (t) => {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork({ clock, random: new SeededRandom(29), faults: { minDelayMs: 1, maxDelayMs: 2 } });
+  const { lockers } = createMemoryLockers({ net, count: 3, random: new SeededRandom(30), options: { maxLeaseMs: 10_000 } });
+  const [a, b] = [lockers[0]!, lockers[1]!];
+  // a's release leaves it a cached promise (its next change would take one round trip).
+  t.is((await runAll(clock, [a.lock("k", "first", { leaseMs: 5000 })]))[0]!.status, "fulfilled");
+  t.is((await runAll(clock, [a.release("k", "first")]))[0]!.status, "fulfilled");
+  // b changes the key twice while n1's acceptor hears none of it (as if b's datagrams sat unread in its socket).
+  net.block("n2", "n1");
+  t.is((await runAll(clock, [b.lock("k", "second", { leaseMs: 5000 })]))[0]!.status, "fulfilled");
+  t.is((await runAll(clock, [b.release("k", "second")]))[0]!.status, "fulfilled");
+  net.heal();
+  // a's cached promise is stale at n2 and n3; only its own acceptor would take it.
+  const before = a.cas.stats.fastRounds;
+  const [locked] = await runAll(clock, [a.lock("k", "third", { leaseMs: 5000 })]);
+  t.is(a.cas.stats.fastRounds - before, 1, "the lock tried its cached promise");
+  t.is(locked!.status, "fulfilled", String((locked as PromiseRejectedResult).reason));
+  const [read] = await runAll(clock, [lockers[2]!.read("k")]);
+  t.is((read as PromiseFulfilledResult<{ value: string }>).value.value, "third");
+});

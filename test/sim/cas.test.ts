@@ -120,7 +120,7 @@ if (REPLAY !== undefined) {
 
 test("one key fought over by 8 clients: releases grant queued locks in their own rounds, calm or under the nemesis, and the checker agrees", async (t) => {
   let handovers = 0;
-  for (let seed = 401; seed <= 412; seed++) {
+  for (let seed = 401; seed <= 436; seed++) {
     const calm = seed === 401;
     const r = await runSimulation({ seed, voters: 3, coordinators: 0, clients: 8, keys: 1, lockRelease: true, calm, workloadMs: 1500 });
     t.true(r.verdict.ok, `seed ${seed}: ${r.verdict.explanation}`);
