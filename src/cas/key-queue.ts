@@ -58,12 +58,6 @@ export class KeyQueues {
     },
   ) {}
 
-  /**
-   * Resolves when `key` is this operation's to run (at once if free).
-   * Rejects `unavailable` when the queue is full, `contention` when the
-   * operation waited its whole budget (nothing was sent: it had no effect),
-   * and `locked` when coalesced (see leave).
-   */
   /** Takes `key` at once when nothing runs on it (the common case, with no promise); false: `enter` and wait. */
   tryEnter(key: string): boolean {
     const q = this.queues.get(key);
@@ -76,6 +70,12 @@ export class KeyQueues {
     return true;
   }
 
+  /**
+   * Resolves when `key` is this operation's to run (at once if free).
+   * Rejects `unavailable` when the queue is full, `contention` when the
+   * operation waited its whole budget (nothing was sent: it had no effect),
+   * and `locked` when coalesced (see leave).
+   */
   async enter(key: string, deadline: number, op: CasOp, context?: unknown): Promise<HandedOver | undefined> {
     let q = this.queues.get(key);
     if (!q) {

@@ -33,8 +33,6 @@ import { bytesEqual, peekVerdict, ProposerRound, type KnownRecord, type PeekRepl
  * round is chosen, no round ≤ `above` can be chosen any more, so the
  * forwarded copy can never take effect after it.
  */
-const noop = (): void => undefined;
-
 export interface BallotBounds {
   atMost?: number;
   above?: number;
@@ -48,6 +46,8 @@ function intersectBounds(a: BallotBounds | undefined, b: BallotBounds | undefine
   const above = a.above === undefined ? b.above : b.above === undefined ? a.above : Math.max(a.above, b.above);
   return { ...(atMost === undefined ? {} : { atMost }), ...(above === undefined ? {} : { above }) };
 }
+
+const noop = (): void => undefined;
 
 /**
  * Whether two operations' ballot bounds may share one round without either
@@ -791,9 +791,9 @@ export class CasNode {
       // only have answered "unknown" (superseded).
       let heldSelf: Outgoing | undefined;
       let remoteAcceptsOpen = 0;
-      /** The last request to this node's own acceptor, settled or not. */
+      /** The held accept, once sent to this node's own acceptor: the answer waits for it (see check). */
       let selfPending: Promise<void> | undefined;
-      const send = (out: Outgoing): void => {
+      const send = (out: Outgoing): Promise<CasMessage> => {
         const phase = out.msg.type === "prepare" ? "prepare" : "accept";
         if (phase === "prepare") this.stats.prepareRequests++;
         else this.stats.acceptRequests++;
@@ -805,7 +805,7 @@ export class CasNode {
           if (accepted) {
             const self = heldSelf;
             heldSelf = undefined;
-            send(self);
+            selfPending = send(self).then(noop, noop);
           } else if (remoteAcceptsOpen === 0) {
             // No other voter took it: it is not sent to this one either.
             const self = heldSelf;
@@ -814,7 +814,6 @@ export class CasNode {
           }
         };
         const reply = this.request(out.to, out.msg, deadline);
-        if (out.to === this.o.name) selfPending = reply.then(noop, noop);
         reply.then(
           (reply) => {
             if (settled) return;
@@ -830,6 +829,7 @@ export class CasNode {
             check();
           },
         );
+        return reply;
       };
       const dispatch = (outs: Outgoing[]): void => {
         if (outs.length > 0) {
@@ -974,13 +974,10 @@ export class CasNode {
 
   /**
    * One request to a voter; this node's own acceptor is called directly,
-   * after the I/O already waiting (clock.defer). Not sooner: the datagrams
-   * other proposers sent this acceptor before the caller's request reached
-   * this node (its HTTP request, a forward) may still sit in the socket. A
-   * microtask would let this round overtake them, and a stale cached promise
-   * then landed on this acceptor alone: the operation could only answer
-   * "unknown" (superseded), seen on a busy machine with requests for one
-   * key alternating between two agents.
+   * after the I/O already waiting (clock.defer), not in a microtask: the
+   * datagrams other proposers sent it before the caller's request reached
+   * this node may still sit in the socket, and its own rounds should not
+   * overtake them (drive's held accept covers the case that matters most).
    * The reply as it came: callers check it is a CAS reply of the kind they expect (isCasReply).
    */
   private request(voter: string, msg: CasRequest, deadline: number): Promise<CasMessage> {

@@ -429,7 +429,7 @@ export class Transport {
       return;
     }
     // An idempotent request runs again when retransmitted: no cache entry
-    // (one per request, kept 30 s: on a busy replica most of its old generation).
+    // (one per request, kept up to 30 s).
     const key = entry.idempotent?.(message) ? undefined : `${from}#${frame.channel}#${frame.id}`;
     const now = this.clock.now();
     const cached = key === undefined ? undefined : this.responses.get(key, now);
